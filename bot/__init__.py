@@ -1,0 +1,1 @@
+"""Slack app, CLI, settings and scheduled jobs. The only package that reads the environment."""

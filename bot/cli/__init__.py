@@ -1,0 +1,55 @@
+"""The `comptoir` command. Settings are built once here and passed down."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import typer
+
+from bot.settings import Settings, SettingsError
+
+app = typer.Typer(
+    help="Comptoir: the Slack help desk for marketplace sellers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Each sub-command lives in its own module and registers itself on `app`.
+_COMMAND_MODULES = ("db", "sellers", "kb", "ask", "serve", "demo")
+
+
+@app.callback()
+def _root(ctx: typer.Context, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = Settings()
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"comptoir: {message}", err=True)
+    return typer.Exit(code)
+
+
+for _name in _COMMAND_MODULES:
+    try:
+        importlib.import_module(f"bot.cli.{_name}").register(app)
+    except ModuleNotFoundError as exc:  # a command still being built is simply absent
+        if exc.name != f"bot.cli.{_name}":
+            raise
+
+
+def main() -> None:
+    try:
+        app()
+    except SettingsError as exc:
+        raise SystemExit(f"comptoir: {exc}") from exc

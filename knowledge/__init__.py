@@ -1,0 +1,1 @@
+"""Guideline ingest, the vector index, retrieval and answers. No Slack, no env."""

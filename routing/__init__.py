@@ -1,0 +1,1 @@
+"""Tickets, levels, SLA, escalation, the seller directory and performance. No Slack, no env."""

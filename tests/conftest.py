@@ -1,0 +1,83 @@
+"""Fixtures shared by every test: a fresh database on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from routing import migrate
+from routing.db import make_engine, make_sessionmaker
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "knowledge" / "sample"
+
+# .ci/run sets this and starts the server; on a laptop without one the tests skip, saying so.
+PG_ADMIN_URL = os.environ.get(
+    "COMPTOIR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _postgres_unavailable() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:
+        return f"no PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string()}: {exc.__class__.__name__}"
+    return None
+
+
+@functools.cache
+def postgres_reason() -> str | None:
+    return _postgres_unavailable()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    reason = postgres_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run the PostgreSQL tests; .ci/run starts the server)")
+        pytest.skip(f"{reason}; start PostgreSQL on 127.0.0.1:5432 to run this test")
+    name = f"comptoir_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database URL, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'comptoir.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def migrated_url(db_url: str) -> str:
+    migrate.upgrade(db_url)
+    return db_url
+
+
+@pytest.fixture
+def session_factory(migrated_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
