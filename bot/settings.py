@@ -15,7 +15,9 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="COMPTOIR_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="COMPTOIR_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
 
     data_dir: Path = Field(default=Path(".comptoir"))
     database_url: str | None = None
