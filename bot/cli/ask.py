@@ -1,0 +1,50 @@
+"""`comptoir ask "QUESTION"`: ask the guidelines from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+
+def _render(answer: object) -> str:
+    from knowledge.types import Answer
+
+    assert isinstance(answer, Answer)
+    lines = [answer.text, ""]
+    for n, c in enumerate(answer.citations, start=1):
+        link = f" <{c.url}>" if c.url else ""
+        lines.append(f"[{n}] {c.title} — {c.section} ({c.source}){link}")
+    lines.append(f"confidence {answer.confidence:.2f}")
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ask")
+    def ask(
+        ctx: typer.Context,
+        question: str = typer.Argument(
+            ..., help='The question, or "-" to read one per line on stdin.'
+        ),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Answer from the guidelines, with sources, or say it cannot."""
+        from bot.cli import fail, settings_of
+        from bot.cli.kb import open_knowledge_base
+        from knowledge.service import EmptyIndexError
+
+        knowledge_base = open_knowledge_base(settings_of(ctx), with_chat_model=True)
+        questions = (line.strip() for line in sys.stdin) if question == "-" else iter([question])
+        for q in questions:
+            if not q:
+                continue
+            try:
+                answer = knowledge_base.answer(q)
+            except EmptyIndexError as exc:
+                raise fail(f"{exc} (run `comptoir kb ingest FOLDER`)") from exc
+            if as_json:
+                typer.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+            else:
+                typer.echo(_render(answer))
+            sys.stdout.flush()

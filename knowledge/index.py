@@ -1,0 +1,110 @@
+"""The Chroma collection that holds the chunks, embedded on disk or on a server.
+
+Ingest bookkeeping (last ingest time, model, chunker version) lives in the
+collection's own metadata, so several replicas against one Chroma server agree
+on it without a shared disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk_id: str
+    text: str
+    meta: dict[str, Any]
+
+
+def make_client(*, persist_dir: Path | None = None, chroma_url: str | None = None) -> Any:
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        url = urlparse(chroma_url)
+        if not url.hostname:
+            raise ValueError(f"not a Chroma server URL: {chroma_url!r}")
+        ssl = url.scheme == "https"
+        return chromadb.HttpClient(
+            host=url.hostname, port=url.port or (443 if ssl else 8000), ssl=ssl, settings=settings
+        )
+    if persist_dir is None:
+        raise ValueError("give persist_dir (embedded Chroma) or chroma_url (Chroma server)")
+    persist_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(persist_dir), settings=settings)
+
+
+class ChromaIndex:
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+        # We embed ourselves (embedding_function=None): Chroma's default would download a model.
+        self.collection = client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def metadata(self) -> dict[str, Any]:
+        # Re-read: another replica may have ingested since we opened the collection.
+        fresh = self.client.get_collection(self.name, embedding_function=None)
+        return dict(fresh.metadata or {})
+
+    def set_metadata(self, values: dict[str, Any]) -> None:
+        merged = {**self.metadata(), **values}
+        self.collection.modify(metadata={k: v for k, v in merged.items() if v is not None})
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        texts: Sequence[str],
+        metas: Sequence[dict[str, Any]],
+    ) -> None:
+        for i in range(0, len(ids), _BATCH):
+            j = i + _BATCH
+            self.collection.upsert(
+                ids=list(ids[i:j]),
+                embeddings=[list(e) for e in embeddings[i:j]],
+                documents=list(texts[i:j]),
+                metadatas=[_clean(m) for m in metas[i:j]],
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), _BATCH):
+            self.collection.delete(ids=list(ids[i : i + _BATCH]))
+
+    def all_chunks(self, *, with_text: bool = True) -> Iterator[StoredChunk]:
+        include = ["metadatas", "documents"] if with_text else ["metadatas"]
+        total = self.count()
+        for offset in range(0, total, 5000):
+            page = self.collection.get(include=include, limit=5000, offset=offset)
+            docs = page.get("documents") or [""] * len(page["ids"])
+            for cid, text, meta in zip(page["ids"], docs, page["metadatas"], strict=True):
+                yield StoredChunk(cid, text or "", dict(meta or {}))
+
+    def query(self, embedding: Sequence[float], n: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first."""
+        n = min(n, self.count())
+        if n <= 0:
+            return []
+        res = self.collection.query(
+            query_embeddings=[list(embedding)], n_results=n, include=["distances"]
+        )
+        return [
+            (cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)
+        ]
+
+
+def _clean(meta: dict[str, Any]) -> dict[str, Any]:
+    """Chroma metadata takes str/int/float/bool only; an absent value is an empty string."""
+    return {k: ("" if v is None else v) for k, v in meta.items()}

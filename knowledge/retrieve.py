@@ -1,0 +1,165 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 fused, then ranked by document.
+
+Sellers ask about a guideline, so the unit that matters is the document: a
+document is as good as its best chunk. Dense search carries cross-language and
+paraphrased questions; BM25 (accent-folded, lightly stemmed) carries the exact
+terms sellers type ("IBAN", "EAN", "soldes").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from rank_bm25 import BM25Okapi
+
+from knowledge.index import ChromaIndex, StoredChunk
+from knowledge.textnorm import terms
+from knowledge.types import Passage
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    mode: str = "hybrid"  # dense | bm25 | hybrid
+    dense_candidates: int = 50
+    rrf_k: float = 60.0
+    bm25_weight: float = 1.0  # weight of the BM25 list in the fusion
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk: StoredChunk
+    fused: float
+    dense: float  # cosine similarity; the weakest candidate's when dense did not return it
+    bm25: float
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Everything later steps need: chunks best first, documents best first, raw signals."""
+
+    query: str
+    chunks: list[ScoredChunk]
+    documents: list[tuple[str, float]]  # (document key "root|source", best fused score)
+    query_terms: list[str]
+
+    def top_of(self, doc_key: str) -> list[ScoredChunk]:
+        return [c for c in self.chunks if doc_key_of(c.chunk) == doc_key]
+
+
+def doc_key_of(chunk: StoredChunk) -> str:
+    return f"{chunk.meta.get('root', '')}|{chunk.meta.get('source', '')}"
+
+
+class Corpus:
+    """The chunks and their BM25 index, held in memory, rebuilt when the index changes."""
+
+    def __init__(self, chunks: list[StoredChunk], stamp: Any) -> None:
+        self.stamp = stamp
+        self.chunks = chunks
+        self.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
+        tokenized = [terms(f"{c.meta.get('section', '')}\n{c.text}") for c in chunks]
+        self.bm25 = BM25Okapi(tokenized) if chunks else None
+
+    def bm25_scores(self, query_terms: list[str]) -> np.ndarray:
+        if self.bm25 is None or not query_terms:
+            return np.zeros(len(self.chunks))
+        return np.asarray(self.bm25.get_scores(query_terms), dtype=float)
+
+
+class Retriever:
+    # How long a replica may serve from its in-memory BM25 before checking for a newer ingest.
+    STAMP_TTL_S = 10.0
+
+    def __init__(
+        self, index: ChromaIndex, embeddings: Embeddings, config: RetrievalConfig | None = None
+    ) -> None:
+        self.index = index
+        self.embeddings = embeddings
+        self.config = config or RetrievalConfig()
+        self._corpus: Corpus | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._corpus = None
+
+    def corpus(self) -> Corpus:
+        with self._lock:
+            now = time.monotonic()
+            if self._corpus is not None and now - self._checked < self.STAMP_TTL_S:
+                return self._corpus
+            stamp = (self.index.metadata().get("last_ingest"), self.index.count())
+            self._checked = now
+            if self._corpus is None or self._corpus.stamp != stamp:
+                self._corpus = Corpus(list(self.index.all_chunks()), stamp)
+            return self._corpus
+
+    def search(self, query: str) -> Retrieval:
+        corpus = self.corpus()
+        cfg = self.config
+        qterms = terms(query)
+        n = len(corpus.chunks)
+        if n == 0:
+            return Retrieval(query, [], [], qterms)
+        dense = np.full(n, np.nan)
+        dense_rrf = np.zeros(n)
+        if cfg.mode in ("dense", "hybrid"):
+            hits = self.index.query(self.embeddings.embed_query(query), cfg.dense_candidates)
+            for rank, (cid, score) in enumerate(hits):
+                if cid in corpus.by_id:
+                    dense[corpus.by_id[cid]] = score
+                    dense_rrf[corpus.by_id[cid]] = 1.0 / (cfg.rrf_k + rank + 1)
+        floor = float(np.nanmin(dense)) if not np.all(np.isnan(dense)) else 0.0
+        dense = np.where(np.isnan(dense), floor, dense)
+        bm25 = corpus.bm25_scores(qterms) if cfg.mode in ("bm25", "hybrid") else np.zeros(n)
+
+        fused = np.zeros(n)
+        if cfg.mode in ("dense", "hybrid"):
+            fused += dense_rrf
+        if cfg.mode in ("bm25", "hybrid"):
+            fused += cfg.bm25_weight * _rrf(bm25, cfg.rrf_k, limit=n, positive_only=True)
+        order = np.argsort(-fused, kind="stable")
+        scored = [
+            ScoredChunk(corpus.chunks[i], float(fused[i]), float(dense[i]), float(bm25[i]))
+            for i in order
+            if fused[i] > 0
+        ]
+        documents: dict[str, float] = {}
+        for sc in scored:
+            documents.setdefault(doc_key_of(sc.chunk), sc.fused)
+        return Retrieval(query, scored, list(documents.items()), qterms)
+
+    def passages(self, retrieval: Retrieval, k: int) -> list[Passage]:
+        return [to_passage(sc) for sc in retrieval.chunks[:k]]
+
+
+def to_passage(sc: ScoredChunk) -> Passage:
+    meta = sc.chunk.meta
+    language = meta.get("language")
+    return Passage(
+        chunk_id=sc.chunk.chunk_id,
+        text=sc.chunk.text,
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+        section=str(meta.get("section", "")),
+        url=str(meta.get("url")) or None,
+        language="en" if language == "en" else "fr",
+        score=round(sc.dense, 4),
+    )
+
+
+def _rrf(scores: np.ndarray, k: float, *, limit: int, positive_only: bool = False) -> np.ndarray:
+    """Reciprocal-rank contribution of each item in one ranked list (0 beyond `limit`)."""
+    order = np.argsort(-scores, kind="stable")[:limit]
+    out = np.zeros(len(scores))
+    for rank, i in enumerate(order):
+        if positive_only and scores[i] <= 0:
+            break
+        out[i] = 1.0 / (k + rank + 1)
+    return out

