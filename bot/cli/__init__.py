@@ -17,7 +17,7 @@ app = typer.Typer(
 )
 
 # Each sub-command lives in its own module and registers itself on `app`.
-_COMMAND_MODULES = ("db", "sellers", "kb", "ask", "serve", "demo")
+_COMMAND_MODULES = ("db", "sellers", "kb", "ask", "serve", "demo", "classify")
 
 
 @app.callback()
