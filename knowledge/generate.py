@@ -145,7 +145,11 @@ def build_messages(
     names = _LANGUAGE_NAMES[language]
     blocks = []
     for n, passage in enumerate(passages, start=1):
-        where = " > ".join(part for part in (passage.title, passage.section) if part)
+        # Sections usually start with the document title already ("Title > Heading").
+        if passage.section.startswith(passage.title):
+            where = passage.section or passage.title
+        else:
+            where = " > ".join(part for part in (passage.title, passage.section) if part)
         text = passage.text.strip()[:MAX_PASSAGE_CHARS]
         blocks.append(f"[{n}] {where} ({names[passage.language]})\n{text}")
     system = _RULES[language].format(token=NOT_IN_GUIDELINES, passages="\n\n".join(blocks))

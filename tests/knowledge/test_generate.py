@@ -41,7 +41,7 @@ COMMISSION = Passage(
     text="La commission sur le textile est de 15 % du prix TTC, frais de port inclus.",
     title="Commissions",
     source="finances/commissions.md",
-    section="Commissions > Textile",
+    section="Textile",  # a section without the title in front
     url=None,
     language="fr",
     score=0.55,
@@ -108,12 +108,14 @@ def test_the_model_is_shown_every_passage_numbered_and_the_question(api):
     system, user = request.messages
     assert system["role"] == "system" and user == {"role": "user", "content": QUESTION}
     for n, passage in enumerate(PASSAGES, start=1):
-        assert f"[{n}] {passage.title} > {passage.section}" in system["content"]
-        assert passage.text in system["content"]
+        assert f"[{n}] " in system["content"] and passage.text in system["content"]
+    assert system["content"].index(PHOTOS.text) < system["content"].index(RETURNS.text)
+    assert "[1] Règles photos > Format (français)" in system["content"]
     # French question: French rules, the not-found token, and the English passage flagged as such.
     assert "Réponds UNIQUEMENT" in system["content"]
     assert NOT_IN_GUIDELINES in system["content"]
-    assert "[2] Returns policy > Returns policy > Deadlines (anglais)" in system["content"]
+    assert "[2] Returns policy > Deadlines (anglais)" in system["content"]
+    assert "[3] Commissions > Textile (français)" in system["content"]
 
 
 def test_an_english_question_gets_english_rules(api):
@@ -125,7 +127,7 @@ def test_an_english_question_gets_english_rules(api):
     assert result.answer.citations == [Citation.of(RETURNS)]
     system = api.chat_requests()[0].messages[0]["content"]
     assert "Answer ONLY from the numbered guideline passages" in system
-    assert "Règles photos > Règles photos > Format (French)" in system
+    assert "[1] Règles photos > Format (French)" in system
 
 
 def test_citations_are_renumbered_in_order_of_first_use(api):
