@@ -183,7 +183,7 @@ def check_reply(
     pos, parts = 0, []
     for match, numbers in markers:
         parts.append(raw[pos : match.start()])
-        parts.append("".join(f"[{renumber[n]}]" for n in dict.fromkeys(numbers)))
+        parts.append("".join(f"[{n}]" for n in sorted({renumber[n] for n in numbers})))
         pos = match.end()
     parts.append(raw[pos:])
     answer = Answer(

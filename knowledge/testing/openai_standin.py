@@ -338,7 +338,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not request.messages:
             self._send_error(400, "'messages' must be a non-empty array")
             return
-        reply = self.server.standin._next_reply(request)
+        try:
+            reply = self.server.standin._next_reply(request)
+        except Exception as exc:  # a broken reply function is the test's bug: say so, don't retry
+            message = f"OpenAIStandIn: reply function raised {type(exc).__name__}: {exc}"
+            self._send_error(500, message, kind="server_error", headers={"x-should-retry": "false"})
+            return
         if reply is None:
             # x-should-retry: false so the client reports the missing script at once.
             self._send_error(

