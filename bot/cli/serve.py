@@ -1,0 +1,49 @@
+"""`comptoir serve`: the Slack bot over HTTP (Events API) or Socket Mode."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        ctx: typer.Context,
+        host: str = typer.Option(
+            "127.0.0.1", help="Interface to listen on (0.0.0.0 behind a proxy)."
+        ),
+        port: int = typer.Option(
+            3000, help="HTTP port; Slack posts to /slack/events, probes GET /healthz."
+        ),
+        socket: bool = typer.Option(
+            False,
+            "--socket",
+            help="Socket Mode (needs COMPTOIR_SLACK_APP_TOKEN): no public URL needed.",
+        ),
+    ) -> None:
+        """Migrate the database, open the knowledge base, and answer sellers in Slack."""
+        from bot.cli import settings_of
+        from bot.server import HttpServer, make_wsgi
+        from bot.wiring import build_runtime
+
+        settings = settings_of(ctx)
+        runtime = build_runtime(settings, socket=socket)  # refuses placeholder secrets first
+        runtime.outbox_worker.start()
+        try:
+            if socket:
+                from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+                typer.echo("comptoir: connected in Socket Mode", err=True)
+                SocketModeHandler(runtime.app, settings.slack_app_token).start()
+            else:
+                server = HttpServer(
+                    make_wsgi(runtime.app, health=runtime.health), host=host, port=port
+                )
+                typer.echo(
+                    f"comptoir: listening on http://{host}:{server.port}/slack/events", err=True
+                )
+                server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            runtime.close()

@@ -1,0 +1,159 @@
+"""A seller's message, from delivery to answer; the Slack calls go out through the outbox.
+
+Two short transactions around the (slow) answer: the first records the delivery, claims the
+question and queues the "working" reaction; the second stores the answer and queues it. The
+answerer runs with no transaction open, so a slow model never holds a database lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot import blocks
+from bot.listeners.deps import Deps
+from bot.listeners.parsing import Ignored
+from knowledge.types import Answer, Turn
+from routing import conversations
+from routing.conversations import IncomingMessage
+from routing.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def thread_key(channel_id: str, thread_ts: str) -> str:
+    """The outbox ordering key: one Slack thread's calls are delivered in order."""
+    return f"{channel_id}:{thread_ts}"
+
+
+def do_ignore(deps: Deps, ignored: Ignored) -> None:
+    if not ignored.event_id:
+        return
+    with transaction(deps.session_factory) as session:
+        conversations.do_record_event(
+            session,
+            event_id=ignored.event_id,
+            event_type=ignored.event_type,
+            channel_id=ignored.channel_id,
+            payload={},  # housekeeping events are not kept; the reason is
+            now=deps.clock(),
+            status=conversations.IGNORED,
+            note=ignored.reason,
+        )
+    logger.debug("ignored event %s: %s", ignored.event_id, ignored.reason)
+
+
+def do_answer_message(deps: Deps, message: IncomingMessage) -> None:
+    key = thread_key(message.channel_id, message.root_ts)
+    with transaction(deps.session_factory) as session:
+        intake = conversations.do_take_message(session, message=message, now=deps.clock())
+        if intake.question is not None:
+            deps.outbox.enqueue(
+                session,
+                method="reactions.add",
+                payload={
+                    "channel": message.channel_id,
+                    "timestamp": message.ts,
+                    "name": deps.working_reaction,
+                },
+                ordering_key=key,
+                now=deps.clock(),
+            )
+    if intake.question is None or intake.seller is None:
+        if intake.status == conversations.UNKNOWN_CHANNEL:
+            logger.info("no answer in %s: %s", message.channel_id, intake.note)
+        else:
+            logger.debug("no answer to %s: %s (%s)", message.event_id, intake.status, intake.note)
+        return
+    deps.outbox.wake()
+
+    question = intake.question
+    ui_language = intake.seller.language
+    history = [Turn(question=q, answer=a) for q, a in intake.history]
+    try:
+        answer = deps.answerer.answer(message.question_text, history=history)
+    except Exception as exc:
+        logger.exception("answering question %s failed", question.id)
+        _notify_failure(deps, message, question.id, ui_language, key, exc)
+        return
+
+    citations = _citations(answer)
+    card = blocks.AnswerCard(
+        question_id=question.id,
+        answered=answer.answered,
+        text=answer.text,
+        language=answer.language,
+        ui_language=ui_language,
+        citations=citations,
+    )
+    with transaction(deps.session_factory) as session:
+        conversations.do_record_answer(
+            session,
+            question_id=question.id,
+            event_id=message.event_id,
+            answered=answer.answered,
+            language=answer.language,
+            text=answer.text,
+            confidence=answer.confidence,
+            citations=citations,
+            mode=answer.mode,
+            now=deps.clock(),
+        )
+        _queue_reply(deps, session, message, key, blocks.answer_message(card))
+    deps.outbox.wake()
+
+
+def _citations(answer: Answer) -> list[dict[str, Any]]:
+    return [asdict(c) for c in answer.citations] if answer.answered else []
+
+
+def _queue_reply(
+    deps: Deps, session: Session, message: IncomingMessage, key: str, reply: blocks.Message
+) -> None:
+    now = deps.clock()
+    deps.outbox.enqueue(
+        session,
+        method="chat.postMessage",
+        payload={
+            "channel": message.channel_id,
+            "thread_ts": message.root_ts,
+            "unfurl_links": False,
+            **reply,
+        },
+        ordering_key=key,
+        now=now,
+    )
+    deps.outbox.enqueue(
+        session,
+        method="reactions.remove",
+        payload={
+            "channel": message.channel_id,
+            "timestamp": message.ts,
+            "name": deps.working_reaction,
+        },
+        ordering_key=key,
+        now=now,
+    )
+
+
+def _notify_failure(
+    deps: Deps,
+    message: IncomingMessage,
+    question_id: int,
+    ui_language: str,
+    key: str,
+    exc: Exception,
+) -> None:
+    """The seller hears that something broke and that a human takes over; the error is kept."""
+    with transaction(deps.session_factory) as session:
+        conversations.do_record_failure(
+            session,
+            question_id=question_id,
+            event_id=message.event_id,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        _queue_reply(deps, session, message, key, blocks.error_message(ui_language))
+    deps.outbox.wake()

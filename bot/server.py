@@ -1,0 +1,118 @@
+"""The HTTP side: Bolt behind a WSGI app (`/slack/events`, `/healthz`) served by waitress.
+
+`start_http(app)` runs it in a background thread on any port (port 0 picks a free one), for
+the tests, the demo and the benchmarks; `comptoir serve` calls `serve_forever()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import create_server, wasyncore
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def make_wsgi(
+    app: App, *, health: Callable[[], dict[str, Any]] | None = None
+) -> Callable[..., Iterable[bytes]]:
+    """One WSGI callable: Slack's endpoint, a health check, 404 elsewhere."""
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in {
+            "GET",
+            "HEAD",
+        }:
+            return _health(health, start_response)
+        return slack(environ, start_response)
+
+    return wsgi
+
+
+def _health(
+    check: Callable[[], dict[str, Any]] | None, start_response: StartResponse
+) -> Iterable[bytes]:
+    try:
+        report = check() if check else {"ok": True}
+        status = "200 OK" if report.get("ok") else "503 Service Unavailable"
+    except Exception as exc:  # the probe must answer, not crash the worker
+        logger.exception("health check failed")
+        report, status = {"ok": False, "error": type(exc).__name__}, "503 Service Unavailable"
+    body = json.dumps(report).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+class HttpServer:
+    """A waitress server; `.port` is the bound port (useful with port 0)."""
+
+    def __init__(
+        self, wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 4
+    ) -> None:
+        # waitress's select loop wakes this often to notice a stop request
+        self._server: Any = create_server(
+            wsgi, host=host, port=port, threads=threads, ident="comptoir", asyncore_loop_timeout=0.2
+        )
+        self.host = host
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def start(self) -> HttpServer:
+        self._thread = threading.Thread(target=self._run_quietly, name="comptoir-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run_quietly(self) -> None:
+        # stop() closes the sockets under the loop; an OSError then is how it ends
+        with contextlib.suppress(OSError):
+            self._server.run()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._server._map)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> HttpServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_http(
+    app: App,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    health: Callable[[], dict[str, Any]] | None = None,
+    threads: int = 4,
+) -> HttpServer:
+    """Serve the Bolt app over HTTP in a background thread; call `.stop()` when done."""
+    return HttpServer(make_wsgi(app, health=health), host=host, port=port, threads=threads).start()

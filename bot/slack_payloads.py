@@ -1,0 +1,301 @@
+"""Signed, realistic Slack requests: what Slack's Events API and interactivity POST to us.
+
+Shared by the tests, `comptoir demo` and the benchmarks, so each exercises the real endpoint
+(signature check included) exactly as Slack would:
+
+    body = message_event(channel="C0SHOP1", user="U0SELLER1", text="Quels sont les frais ?")
+    deliver("http://127.0.0.1:3000", body, secret)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+TEAM_ID = "T0COMPTOIR"
+ENTERPRISE_ID = None
+API_APP_ID = "A0COMPTOIR"
+BOT_USER_ID = "U0COMPTOIRBOT"
+VERIFICATION_TOKEN = "legacy-verification-token-unused"  # Slack still sends it; Bolt ignores it
+
+_ts_counter = itertools.count(1)
+
+
+def new_ts() -> str:
+    """A Slack message timestamp ("seconds.micro"), unique within this process."""
+    return f"{int(time.time())}.{next(_ts_counter) % 1_000_000:06d}"
+
+
+def new_event_id() -> str:
+    return "Ev" + uuid.uuid4().hex[:10].upper()
+
+
+def signature(body: str, secret: str, timestamp: int) -> str:
+    """Slack's v0 signature: HMAC-SHA256 of "v0:{timestamp}:{body}" with the signing secret."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed_headers(body: str, secret: str, *, timestamp: int | None = None) -> dict[str, str]:
+    ts = int(time.time()) if timestamp is None else timestamp
+    return {
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": signature(body, secret, ts),
+    }
+
+
+def envelope(
+    event: dict[str, Any], *, event_id: str | None = None, team_id: str = TEAM_ID
+) -> dict[str, Any]:
+    """An Events API `event_callback` around one event, as Slack sends it."""
+    return {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "context_team_id": team_id,
+        "context_enterprise_id": ENTERPRISE_ID,
+        "api_app_id": API_APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or new_event_id(),
+        "event_time": int(float(event.get("event_ts") or time.time())),
+        "authorizations": [
+            {
+                "enterprise_id": ENTERPRISE_ID,
+                "team_id": team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": True,
+        "event_context": "4-" + uuid.uuid4().hex,
+    }
+
+
+def _rich_text(text: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "rich_text",
+            "block_id": uuid.uuid4().hex[:5],
+            "elements": [
+                {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+            ],
+        }
+    ]
+
+
+def file_object(
+    name: str = "capture-erreur.png", *, title: str | None = None, mimetype: str = "image/png"
+) -> dict[str, Any]:
+    file_id = "F" + uuid.uuid4().hex[:10].upper()
+    return {
+        "id": file_id,
+        "created": int(time.time()),
+        "timestamp": int(time.time()),
+        "name": name,
+        "title": title or name,
+        "mimetype": mimetype,
+        "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
+        "pretty_type": mimetype.split("/")[-1].upper(),
+        "user": "U0SELLER1",
+        "size": 48213,
+        "mode": "hosted",
+        "is_external": False,
+        "url_private": f"https://files.slack.com/files-pri/{TEAM_ID}-{file_id}/{name}",
+        "permalink": f"https://comptoir.slack.com/files/U0SELLER1/{file_id}/{name}",
+    }
+
+
+def message_event(
+    *,
+    channel: str,
+    user: str | None = "U0SELLER1",
+    text: str = "",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    files: list[dict[str, Any]] | None = None,
+    subtype: str | None = None,
+    bot_id: str | None = None,
+    event_type: str = "message",
+    channel_type: str = "channel",
+    event_id: str | None = None,
+    user_team: str = "T0SELLERORG",
+) -> dict[str, Any]:
+    """A `message` (or `app_mention`) event envelope; `files` makes it a `file_share`."""
+    ts = ts or new_ts()
+    event: dict[str, Any] = {
+        "type": event_type,
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+        "client_msg_id": str(uuid.uuid4()),
+        "team": user_team,
+        "user_team": user_team,
+        "source_team": user_team,
+        "blocks": _rich_text(text) if text else [],
+    }
+    if event_type == "message":
+        event["channel_type"] = channel_type
+    if user is not None:
+        event["user"] = user
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+        event["parent_user_id"] = user
+    if files:
+        event["files"] = files
+        event["upload"] = False
+        event["display_as_bot"] = False
+        subtype = subtype or "file_share"
+    if subtype:
+        event["subtype"] = subtype
+    if bot_id:
+        event["bot_id"] = bot_id
+        event["bot_profile"] = {"id": bot_id, "name": "some bot", "app_id": "A0OTHER"}
+        event.pop("client_msg_id", None)
+    return envelope(event, event_id=event_id)
+
+
+def app_mention_event(
+    *, channel: str, text: str, ts: str | None = None, **kw: Any
+) -> dict[str, Any]:
+    """`app_mention` as Slack sends it alongside the `message` of the same ts (its twin)."""
+    return message_event(channel=channel, text=text, ts=ts, event_type="app_mention", **kw)
+
+
+def message_changed_event(
+    *, channel: str, ts: str, new_text: str, old_text: str, user: str = "U0SELLER1"
+) -> dict[str, Any]:
+    edit_ts = new_ts()
+    return envelope(
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": channel,
+            "channel_type": "channel",
+            "ts": edit_ts,
+            "event_ts": edit_ts,
+            "message": {
+                "type": "message",
+                "user": user,
+                "text": new_text,
+                "ts": ts,
+                "edited": {"user": user, "ts": edit_ts},
+            },
+            "previous_message": {"type": "message", "user": user, "text": old_text, "ts": ts},
+        }
+    )
+
+
+def block_actions(
+    *,
+    action_id: str,
+    value: str,
+    channel: str,
+    message_ts: str,
+    user: str = "U0SELLER1",
+    thread_ts: str | None = None,
+    block_id: str | None = None,
+    message: dict[str, Any] | None = None,
+    team_id: str = TEAM_ID,
+) -> dict[str, Any]:
+    """An interactivity `block_actions` payload for a button click on a message."""
+    return {
+        "type": "block_actions",
+        "user": {
+            "id": user,
+            "username": user.lower(),
+            "name": user.lower(),
+            "team_id": "T0SELLERORG",
+        },
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+            **({"thread_ts": thread_ts} if thread_ts else {}),
+        },
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+        "team": {"id": team_id, "domain": "comptoir"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel, "name": channel.lower()},
+        "message": message
+        or {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "ts": message_ts,
+            "thread_ts": thread_ts,
+            "text": "",
+        },
+        "state": {"values": {}},
+        "response_url": f"https://hooks.slack.com/actions/{team_id}/{uuid.uuid4().int % 10**12}/{uuid.uuid4().hex}",
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id or f"feedback:{value}",
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def encode(body_or_payload: str | dict[str, Any]) -> tuple[str, str]:
+    """(body, content type): interactivity payloads are form-encoded `payload=`, events are JSON."""
+    if isinstance(body_or_payload, str):
+        kind = (
+            "application/x-www-form-urlencoded"
+            if body_or_payload.startswith("payload=")
+            else "application/json"
+        )
+        return body_or_payload, kind
+    if body_or_payload.get("type") in {
+        "block_actions",
+        "view_submission",
+        "shortcut",
+        "message_action",
+    }:
+        return urlencode(
+            {"payload": json.dumps(body_or_payload)}
+        ), "application/x-www-form-urlencoded"
+    return json.dumps(body_or_payload), "application/json"
+
+
+def deliver(
+    base_url: str,
+    body_or_payload: str | dict[str, Any],
+    secret: str,
+    *,
+    retry_num: int | None = None,
+    retry_reason: str = "http_timeout",
+    timestamp: int | None = None,
+    path: str = "/slack/events",
+    timeout: float = 10.0,
+) -> httpx.Response:
+    """POST a signed request to our endpoint the way Slack does (retries carry X-Slack-Retry-*)."""
+    body, content_type = encode(body_or_payload)
+    headers = {
+        "Content-Type": content_type,
+        "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+    }
+    headers.update(signed_headers(body, secret, timestamp=timestamp))
+    if retry_num is not None:
+        headers["X-Slack-Retry-Num"] = str(retry_num)
+        headers["X-Slack-Retry-Reason"] = retry_reason
+    return httpx.post(
+        base_url.rstrip("/") + path, content=body.encode(), headers=headers, timeout=timeout
+    )

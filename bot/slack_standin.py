@@ -1,0 +1,414 @@
+"""A local stand-in for the Slack Web API: a real HTTP server that records every call.
+
+Used by the tests, by `comptoir demo` and by the benchmarks, so a run needs no Slack workspace:
+
+    with SlackStandin() as slack:
+        client = WebClient(token=slack.token, base_url=slack.url)
+        ...
+        slack.wait_for(lambda: slack.posts(channel="C0SHOP1"))
+
+It takes form or JSON bodies as slack_sdk sends them, checks the bearer token, answers the
+methods Comptoir uses with Slack's response shapes, and can be told to misbehave for the next
+N calls: 429 with Retry-After, 500/503, an `ok: false` error, or a hang past the client timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_JSON_FIELDS = ("blocks", "attachments", "metadata")  # form bodies carry these as JSON strings
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request Slack would have received."""
+
+    method: str
+    params: dict[str, Any]
+    outcome: str  # "ok", "error:<code>", "http_<status>", "hung"
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
+
+
+@dataclass
+class _Failure:
+    kind: str  # "status" | "error" | "hang"
+    status: int = 500
+    retry_after: float | None = None
+    error: str = "internal_error"
+    seconds: float = 0.0
+    methods: frozenset[str] | None = None
+
+    def applies_to(self, method: str) -> bool:
+        if self.methods is None:
+            return method != "auth.test"
+        return method in self.methods
+
+
+class SlackStandin:
+    """Context manager; `url` is the base URL to give WebClient (and COMPTOIR_SLACK_API_URL)."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "xoxb-comptoir-standin-token",
+        team_id: str = "T0COMPTOIR",
+        bot_user_id: str = "U0COMPTOIRBOT",
+        bot_id: str = "B0COMPTOIRBOT",
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.token = token
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self._host = host
+        self._lock = threading.Lock()
+        self._requests: list[Call] = []
+        self._failures: deque[_Failure] = deque()
+        self._reactions: set[tuple[str, str, str]] = set()
+        self._ts = itertools.count(1)
+        self._release = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> SlackStandin:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                standin._handle(self)
+
+            do_GET = do_POST
+
+            def log_message(self, format: str, *args: Any) -> None:
+                logger.debug("standin: " + format, *args)
+
+        self._server = ThreadingHTTPServer((self._host, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="slack-standin", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()  # free any request held by a scripted hang
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> SlackStandin:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "stand-in not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}/api/"
+
+    # --- scripting failures -----------------------------------------------------------------
+
+    def fail_next(
+        self,
+        n: int = 1,
+        *,
+        status: int = 500,
+        retry_after: float | None = None,
+        methods: Iterable[str] | None = None,
+    ) -> None:
+        """The next n matching calls get this HTTP status (429 gets `Retry-After` when given)."""
+        error = (
+            "ratelimited"
+            if status == 429
+            else ("service_unavailable" if status == 503 else "internal_error")
+        )
+        self._script(
+            n, _Failure("status", status=status, retry_after=retry_after, error=error), methods
+        )
+
+    def error_next(
+        self, n: int = 1, *, error: str = "channel_not_found", methods: Iterable[str] | None = None
+    ) -> None:
+        """The next n matching calls get HTTP 200 with `{"ok": false, "error": error}`."""
+        self._script(n, _Failure("error", status=200, error=error), methods)
+
+    def hang_next(
+        self, n: int = 1, *, seconds: float = 5.0, methods: Iterable[str] | None = None
+    ) -> None:
+        """The next n matching calls get no answer for `seconds` (then a 503): a client timeout."""
+        self._script(
+            n, _Failure("hang", seconds=seconds, status=503, error="service_unavailable"), methods
+        )
+
+    def _script(self, n: int, failure: _Failure, methods: Iterable[str] | None) -> None:
+        failure.methods = frozenset(methods) if methods is not None else None
+        with self._lock:
+            self._failures.extend(_Failure(**{**failure.__dict__}) for _ in range(n))
+
+    # --- what Slack received ------------------------------------------------------------------
+
+    def requests(self, method: str | None = None) -> list[Call]:
+        """Every request, failed ones included."""
+        with self._lock:
+            return [c for c in self._requests if method is None or c.method == method]
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        """Calls Slack accepted (what a person in the workspace would see)."""
+        return [c for c in self.requests(method) if c.ok]
+
+    def posts(self, *, channel: str | None = None, thread_ts: str | None = None) -> list[Call]:
+        return [
+            c
+            for c in self.calls("chat.postMessage")
+            if (channel is None or c.get("channel") == channel)
+            and (thread_ts is None or c.get("thread_ts") == thread_ts)
+        ]
+
+    def updates(self, *, channel: str | None = None, ts: str | None = None) -> list[Call]:
+        return [
+            c
+            for c in self.calls("chat.update")
+            if (channel is None or c.get("channel") == channel)
+            and (ts is None or c.get("ts") == ts)
+        ]
+
+    def reactions(self, *, added: bool = True, timestamp: str | None = None) -> list[Call]:
+        method = "reactions.add" if added else "reactions.remove"
+        return [
+            c for c in self.calls(method) if timestamp is None or c.get("timestamp") == timestamp
+        ]
+
+    def wait_for(
+        self, probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02
+    ) -> T:
+        """Poll until `probe()` is truthy and return it; fail with what was received otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = probe()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                seen = [(c.method, c.outcome) for c in self.requests()]
+                raise AssertionError(
+                    f"stand-in: condition not met within {timeout}s; calls so far: {seen}"
+                )
+            time.sleep(interval)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._failures.clear()
+            self._reactions.clear()
+
+    # --- the server side ----------------------------------------------------------------------
+
+    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        method = req.path.rstrip("/").rsplit("/", 1)[-1]
+        length = int(req.headers.get("Content-Length") or 0)
+        raw = req.rfile.read(length) if length else b""
+        params = _parse_body(raw, req.headers.get("Content-Type") or "")
+        auth = req.headers.get("Authorization") or ""
+        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else params.pop("token", None)
+        params.pop("token", None)
+
+        failure = self._take_failure(method)
+        if failure is not None:
+            self._fail(req, method, params, failure)
+            return
+        if not token:
+            self._reply(req, method, params, {"ok": False, "error": "not_authed"})
+            return
+        if token != self.token:
+            self._reply(req, method, params, {"ok": False, "error": "invalid_auth"})
+            return
+        handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+        body = handler(params) if handler else {"ok": False, "error": "unknown_method"}
+        self._reply(req, method, params, body)
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        with self._lock:
+            for i, failure in enumerate(self._failures):
+                if failure.applies_to(method):
+                    del self._failures[i]
+                    return failure
+        return None
+
+    def _fail(
+        self, req: BaseHTTPRequestHandler, method: str, params: dict[str, Any], failure: _Failure
+    ) -> None:
+        if failure.kind == "hang":
+            self._record(Call(method, params, "hung"))
+            self._release.wait(failure.seconds)
+            self._send(req, 503, {"ok": False, "error": failure.error})
+            return
+        if failure.kind == "error":
+            self._record(Call(method, params, f"error:{failure.error}"))
+            self._send(req, 200, {"ok": False, "error": failure.error})
+            return
+        headers = {}
+        if failure.status == 429 and failure.retry_after is not None:
+            headers["Retry-After"] = f"{failure.retry_after:g}"
+        self._record(Call(method, params, f"http_{failure.status}"))
+        self._send(req, failure.status, {"ok": False, "error": failure.error}, headers)
+
+    def _reply(
+        self, req: BaseHTTPRequestHandler, method: str, params: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        self._record(Call(method, params, "ok" if body.get("ok") else f"error:{body.get('error')}"))
+        self._send(req, 200, body)
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self._requests.append(call)
+
+    @staticmethod
+    def _send(
+        req: BaseHTTPRequestHandler,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = json.dumps(body).encode()
+        try:
+            req.send_response(status)
+            req.send_header("Content-Type", "application/json; charset=utf-8")
+            req.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                req.send_header(k, v)
+            req.end_headers()
+            req.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a scripted hang): exactly what was asked for
+
+    # --- Web API methods (Slack's response shapes, trimmed) -----------------------------------
+
+    def _next_ts(self) -> str:
+        return f"{1_700_000_000 + next(self._ts)}.000100"
+
+    def _api_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://comptoir-standin.slack.com/",
+            "team": "Comptoir stand-in",
+            "user": "comptoir",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _api_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not p.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not p.get("text") and not p.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        message = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "ts": ts,
+            "text": p.get("text", ""),
+        }
+        if p.get("blocks"):
+            message["blocks"] = p["blocks"]
+        if p.get("thread_ts"):
+            message["thread_ts"] = p["thread_ts"]
+        return {"ok": True, "channel": p["channel"], "ts": ts, "message": message}
+
+    def _api_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not p.get("channel") or not p.get("ts"):
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": p["channel"], "ts": p["ts"], "text": p.get("text", "")}
+
+    def _api_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not p.get("channel") or not p.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _reaction_key(self, p: dict[str, Any]) -> tuple[str, str, str]:
+        return (str(p.get("channel")), str(p.get("timestamp")), str(p.get("name")))
+
+    def _api_reactions_add(self, p: dict[str, Any]) -> dict[str, Any]:
+        key = self._reaction_key(p)
+        with self._lock:
+            if key in self._reactions:
+                return {"ok": False, "error": "already_reacted"}
+            self._reactions.add(key)
+        return {"ok": True}
+
+    def _api_reactions_remove(self, p: dict[str, Any]) -> dict[str, Any]:
+        key = self._reaction_key(p)
+        with self._lock:
+            if key not in self._reactions:
+                return {"ok": False, "error": "no_reaction"}
+            self._reactions.discard(key)
+        return {"ok": True}
+
+    def _api_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel") or "")
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": channel.lower(),
+                "is_channel": True,
+                "is_ext_shared": True,
+            },
+        }
+
+    def _api_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = str(p.get("user") or "")
+        return {
+            "ok": True,
+            "user": {"id": user, "name": user.lower(), "team_id": self.team_id, "is_bot": False},
+        }
+
+
+def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    text = raw.decode("utf-8", errors="replace")
+    if "json" in content_type:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return {}
+        return dict(value) if isinstance(value, dict) else {}
+    params: dict[str, Any] = dict(parse_qsl(text, keep_blank_values=True))
+    for key in _JSON_FIELDS:
+        if isinstance(params.get(key), str):
+            with contextlib.suppress(json.JSONDecodeError):
+                params[key] = json.loads(params[key])
+    return params

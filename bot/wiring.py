@@ -1,0 +1,120 @@
+"""Build the running objects from Settings, once, at the entry point.
+
+runtime = build_runtime(settings)            # migrates, opens the KB, builds the app
+runtime.outbox_worker.start()
+server = start_http(runtime.app, port=0, health=runtime.health)
+...
+server.stop(); runtime.close()
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import create_app
+from bot.listeners import Deps
+from bot.outbox import Outbox, OutboxWorker
+from bot.settings import Settings
+from knowledge.types import Answerer
+from routing import migrate
+from routing.db import make_engine, make_sessionmaker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    answerer: Answerer
+    app: App
+    outbox: Outbox
+    outbox_worker: OutboxWorker
+    executor: ThreadPoolExecutor
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz: the database answers."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"ok": True}
+
+    def close(self) -> None:
+        """Stop the outbox worker, let running listeners finish, release the database."""
+        self.outbox_worker.stop()
+        self.executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def slack_client(settings: Settings, *, timeout: float = 10.0) -> WebClient:
+    """A WebClient on settings.slack_api_url. No built-in retries: the outbox owns retrying,
+    with the attempt kept in the database rather than in a sleeping thread."""
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=timeout,  # type: ignore[arg-type]  # urllib takes fractions of a second
+        retry_handlers=[],
+    )
+
+
+def open_answerer(settings: Settings) -> Answerer:
+    """The knowledge base the settings describe (with the optional chat model)."""
+    from bot.cli.kb import open_knowledge_base
+
+    answerer: Answerer = open_knowledge_base(settings, with_chat_model=True)
+    return answerer
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    answerer: Answerer | None = None,
+    socket: bool = False,
+    run_migrations: bool = True,
+    slack_timeout: float = 10.0,
+    listener_threads: int = 8,
+    worker_idle_poll: float = 2.0,
+) -> Runtime:
+    """Check the Slack secrets, migrate the database, open the knowledge base, build the app.
+
+    The outbox worker is built but not started: call `runtime.outbox_worker.start()` (tests
+    may prefer calling `runtime.outbox.deliver_due()` themselves).
+    """
+    settings.check_slack(socket=socket)
+    if settings.database_url is None:
+        settings.ensure_data_dir()
+    if run_migrations:
+        migrate.upgrade(settings.db_url)
+    engine = make_engine(settings.db_url)
+    session_factory = make_sessionmaker(engine)
+    if answerer is None:
+        answerer = open_answerer(settings)
+    outbox = Outbox(session_factory, slack_client(settings, timeout=slack_timeout))
+    deps = Deps(session_factory=session_factory, answerer=answerer, outbox=outbox)
+    executor = ThreadPoolExecutor(
+        max_workers=listener_threads, thread_name_prefix="comptoir-listener"
+    )
+    app = create_app(
+        client=slack_client(settings, timeout=slack_timeout),
+        signing_secret=str(settings.slack_signing_secret),
+        deps=deps,
+        executor=executor,
+    )
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        answerer=answerer,
+        app=app,
+        outbox=outbox,
+        outbox_worker=OutboxWorker(outbox, idle_poll=worker_idle_poll),
+        executor=executor,
+    )

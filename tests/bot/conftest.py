@@ -1,0 +1,231 @@
+"""The bot under test: the real Bolt app behind waitress, the Slack stand-in, a fresh database.
+
+Requests reach the app as Slack sends them (signed, over HTTP); what the bot said is read
+back from the stand-in, what it stored from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import slack_payloads
+from bot.server import HttpServer, start_http
+from bot.settings import Settings
+from bot.slack_standin import SlackStandin
+from bot.wiring import Runtime, build_runtime
+from knowledge.types import Answer, Citation, Turn
+from routing.db import make_engine, make_sessionmaker, transaction
+from routing.models import Question, Seller, SlackEvent
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SECRET = "5e1f0c3a9b7d4e2f8a6c1b3d5e7f9a0b"
+SHOP_FR = "C0SHOPFR01"
+SHOP_EN = "C0SHOPEN01"
+STRANGER = "C0NOTASHOP"
+ACCOUNT_MANAGER = "U0ACCTMGR1"
+T = TypeVar("T")
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def poll(probe: Callable[[], T], *, timeout: float = 10.0, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        time.sleep(0.02)
+
+
+@dataclass
+class FakeAnswerer:
+    """Answers like the knowledge base would; records what it was asked (and with what history)."""
+
+    answers: dict[str, Answer] = field(default_factory=dict)
+    asked: list[tuple[str, list[Turn]]] = field(default_factory=list)
+    fail: bool = False
+
+    def answer(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
+        self.asked.append((question, list(history)))
+        if self.fail:
+            raise RuntimeError("index unavailable")
+        for needle, answer in self.answers.items():
+            if needle in question.lower():
+                return answer
+        language = (
+            "fr"
+            if any(w in question.lower() for w in ("quel", "comment", "frais", "est-ce"))
+            else "en"
+        )
+        return Answer(answered=False, language=language, text="", confidence=0.1, mode="abstain")
+
+
+COMMISSION_FR = Answer(
+    answered=True,
+    language="fr",
+    text="La commission est de 12 % du prix TTC pour la mode [1].",
+    confidence=0.82,
+    citations=[
+        Citation(
+            title="Commissions et versements",
+            source="finances/commissions-versements.md",
+            section="Commissions > Mode",
+            score=0.71,
+            url="https://help.example-market.fr/finances/commissions",
+            language="fr",
+        )
+    ],
+)
+PHOTOS_EN = Answer(
+    answered=True,
+    language="en",
+    text="Photos must be at least 1200 × 1200 px on a white background [1].",
+    confidence=0.77,
+    citations=[
+        Citation(
+            title="Product photos",
+            source="catalogue/photos-produits.md",
+            section="Size",
+            score=0.66,
+            url=None,
+            language="en",
+        )
+    ],
+)
+
+
+def default_answerer() -> FakeAnswerer:
+    return FakeAnswerer(answers={"commission": COMMISSION_FR, "photo": PHOTOS_EN})
+
+
+def seed_sellers(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as s:
+        s.add_all(
+            [
+                Seller(
+                    seller_id="S-FR",
+                    name="Maison Lune",
+                    channel_id=SHOP_FR,
+                    account_manager_id=ACCOUNT_MANAGER,
+                    tier="gold",
+                    language="fr",
+                ),
+                Seller(
+                    seller_id="S-EN",
+                    name="Nordic Goods",
+                    channel_id=SHOP_EN,
+                    account_manager_id=ACCOUNT_MANAGER,
+                    tier="silver",
+                    language="en",
+                ),
+            ]
+        )
+
+
+@dataclass
+class Bot:
+    """One running Comptoir process (app + HTTP server + outbox) and the Slack it talks to."""
+
+    runtime: Runtime
+    server: HttpServer
+    slack: SlackStandin
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def factory(self) -> sessionmaker[Session]:
+        return self.runtime.session_factory
+
+    def send(self, payload: str | dict[str, Any], **kw: Any) -> httpx.Response:
+        return slack_payloads.deliver(self.url, payload, SECRET, **kw)
+
+    def event_status(self, event_id: str) -> str | None:
+        with self.factory() as s:
+            row = s.get(SlackEvent, event_id)
+            return row.status if row else None
+
+    def wait_event(self, event_id: str, *statuses: str, timeout: float = 10.0) -> SlackEvent:
+        def probe() -> SlackEvent | None:
+            with self.factory() as s:
+                row = s.get(SlackEvent, event_id)
+                return row if row is not None and row.status in statuses else None
+
+        return poll(probe, timeout=timeout, what=f"event {event_id} in {statuses}")
+
+    def questions(self) -> list[Question]:
+        with self.factory() as s:
+            return list(s.scalars(select(Question).order_by(Question.id)))
+
+    def close(self) -> None:
+        self.server.stop()
+        self.runtime.close()
+
+
+def make_settings(db_url: str, slack: SlackStandin, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": db_url,
+        "slack_bot_token": slack.token,
+        "slack_signing_secret": SECRET,
+        "slack_api_url": slack.url,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandin]:
+    with SlackStandin() as standin:
+        yield standin
+
+
+@pytest.fixture
+def start_bot(
+    migrated_url: str, slack: SlackStandin, tmp_path: Path
+) -> Iterator[Callable[..., Bot]]:
+    """Start a Comptoir process on the test database; several may share it (as replicas do)."""
+    engine = make_engine(migrated_url)
+    seed_sellers(make_sessionmaker(engine))
+    engine.dispose()
+    started: list[Bot] = []
+
+    def start(*, answerer: Any = None, worker: bool = True, slack_timeout: float = 0.5) -> Bot:
+        runtime = build_runtime(
+            make_settings(migrated_url, slack, tmp_path),
+            answerer=answerer if answerer is not None else default_answerer(),
+            run_migrations=False,
+            slack_timeout=slack_timeout,
+            worker_idle_poll=0.2,
+        )
+        if worker:
+            runtime.outbox_worker.start()
+        bot = Bot(
+            runtime=runtime, server=start_http(runtime.app, health=runtime.health), slack=slack
+        )
+        started.append(bot)
+        return bot
+
+    yield start
+    for bot in started:
+        bot.close()
+
+
+@pytest.fixture
+def bot(start_bot: Callable[..., Bot]) -> Bot:
+    return start_bot()
