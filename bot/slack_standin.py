@@ -40,6 +40,7 @@ class Call:
     method: str
     params: dict[str, Any]
     outcome: str  # "ok", "error:<code>", "http_<status>", "hung"
+    response: dict[str, Any] = field(default_factory=dict)  # what the stand-in answered
     at: float = field(default_factory=time.monotonic)
 
     @property
@@ -285,7 +286,9 @@ class SlackStandin:
     def _reply(
         self, req: BaseHTTPRequestHandler, method: str, params: dict[str, Any], body: dict[str, Any]
     ) -> None:
-        self._record(Call(method, params, "ok" if body.get("ok") else f"error:{body.get('error')}"))
+        self._record(
+            Call(method, params, "ok" if body.get("ok") else f"error:{body.get('error')}", body)
+        )
         self._send(req, 200, body)
 
     def _record(self, call: Call) -> None:

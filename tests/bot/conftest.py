@@ -143,6 +143,7 @@ class Bot:
     runtime: Runtime
     server: HttpServer
     slack: SlackStandin
+    closed: bool = False
 
     @property
     def url(self) -> str:
@@ -173,6 +174,10 @@ class Bot:
             return list(s.scalars(select(Question).order_by(Question.id)))
 
     def close(self) -> None:
+        """Stop serving and wait for running listeners to finish (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
         self.server.stop()
         self.runtime.close()
 
@@ -187,6 +192,9 @@ def make_settings(db_url: str, slack: SlackStandin, tmp_path: Path, **overrides:
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
