@@ -137,7 +137,7 @@ def load_policy(path: Path | None = None) -> SlaPolicy:
         text, source = Path(path).read_text("utf-8"), str(path)
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2026-13-01
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
     return policy_from_mapping(data, source=source)
 
