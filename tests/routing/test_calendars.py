@@ -277,7 +277,7 @@ instants = st.datetimes(
 durations = st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=2000))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(calendar=st.sampled_from([*CALENDARS, AroundTheClock()]), start=instants, d=durations)
 @example(calendar=OFFICE, start=paris(2026, 3, 27, 17), d=2 * H)
 @example(calendar=OFFICE, start=paris(2026, 10, 23, 17, 30), d=9 * H)
@@ -292,7 +292,7 @@ def test_elapsed_is_the_inverse_of_add(calendar, start: datetime, d: timedelta) 
         assert calendar.is_open(end - timedelta(microseconds=1))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(calendar=st.sampled_from(CALENDARS), start=instants, span=durations)
 def test_add_of_elapsed_comes_back_to_the_last_open_instant(
     calendar: BusinessCalendar, start: datetime, span: timedelta
@@ -321,7 +321,7 @@ def _open_by_the_wall_clock(at: datetime) -> bool:
     return t.weekday() < 5 and t.date() not in french_public_holidays(t.year) and 9 <= t.hour < 18
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, database=None)
 @given(
     start=st.integers(0, 365 * 24 * 4).map(
         lambda q: datetime(2026, 1, 1, tzinfo=UTC) + q * timedelta(minutes=15)
