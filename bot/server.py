@@ -67,7 +67,7 @@ class HttpServer:
     ) -> None:
         # waitress's select loop wakes this often to notice a stop request
         self._server: Any = create_server(
-            wsgi, host=host, port=port, threads=threads, ident="comptoir", asyncore_loop_timeout=0.2
+            wsgi, host=host, port=port, threads=threads, ident="comptoir", asyncore_loop_timeout=0.1
         )
         self.host = host
         self._thread: threading.Thread | None = None

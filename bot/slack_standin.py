@@ -110,8 +110,9 @@ class SlackStandin:
 
         self._server = ThreadingHTTPServer((self._host, 0), Handler)
         self._server.daemon_threads = True
+        # a short poll interval so stop() returns at once, not after half a second
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="slack-standin", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="slack-standin", daemon=True
         )
         self._thread.start()
         return self

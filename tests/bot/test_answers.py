@@ -11,6 +11,7 @@ from tests.bot.conftest import (
     COMMISSION_FR,
     SHOP_EN,
     SHOP_FR,
+    SQLITE_ONLY,
     STRANGER,
     Bot,
     FakeAnswerer,
@@ -54,6 +55,7 @@ def test_french_question_answered_in_thread_with_sources_and_buttons(bot: Bot) -
     assert bot.event_status(body["event_id"]) == "answered"
 
 
+@SQLITE_ONLY  # formatting and filtering: the database plays no part
 def test_english_seller_gets_english_buttons(bot: Bot) -> None:
     body = sp.message_event(channel=SHOP_EN, text="What size must product photos be?")
     bot.send(body)
@@ -62,6 +64,7 @@ def test_english_seller_gets_english_buttons(bot: Bot) -> None:
     assert "1. Product photos · _Size_" in _all_text(post.params)  # no URL: title alone, no link
 
 
+@SQLITE_ONLY  # formatting and filtering: the database plays no part
 def test_ui_follows_the_directory_language_and_text_the_question_language(bot: Bot) -> None:
     # an English-speaking seller writing in French: French answer, English chrome
     body = sp.message_event(channel=SHOP_EN, text="Quelle commission sur la mode ?")
@@ -72,6 +75,7 @@ def test_ui_follows_the_directory_language_and_text_the_question_language(bot: B
     assert "*Sources*" in _all_text(post.params)
 
 
+@SQLITE_ONLY  # formatting and filtering: the database plays no part
 def test_abstention_is_honest_and_promises_a_human(bot: Bot) -> None:
     body = sp.message_event(channel=SHOP_FR, text="Est-ce que vous livrez sur Mars ?")
     bot.send(body)
@@ -135,6 +139,7 @@ def test_thank_you_is_recorded_and_gets_no_reply(bot: Bot) -> None:
     assert [q.mode for q in bot.questions()].count("thanks") == 3
 
 
+@SQLITE_ONLY  # formatting and filtering: the database plays no part
 def test_message_in_unknown_channel_is_logged_not_answered(bot: Bot, caplog) -> None:
     caplog.set_level("INFO", logger="bot")
     body = sp.message_event(channel=STRANGER, text="Quelle est la commission ?")
@@ -146,6 +151,7 @@ def test_message_in_unknown_channel_is_logged_not_answered(bot: Bot, caplog) -> 
     assert [c.method for c in bot.slack.requests() if c.method != "auth.test"] == []
 
 
+@SQLITE_ONLY  # formatting and filtering: the database plays no part
 def test_bots_edits_deletions_joins_and_staff_are_not_answered(bot: Bot) -> None:
     root = sp.new_ts()
     bodies = {
@@ -206,6 +212,7 @@ def test_bots_edits_deletions_joins_and_staff_are_not_answered(bot: Bot) -> None
     assert [q.text for q in bot.questions()] == ["Quelle est la commission ?"]
 
 
+@SQLITE_ONLY  # formatting and filtering: the database plays no part
 def test_screenshot_with_the_question_is_read_and_kept(bot: Bot) -> None:
     screenshot = sp.file_object("erreur-import.png", title="Erreur import catalogue")
     body = sp.message_event(

@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from bot import slack_payloads as sp
 from routing.models import Feedback
-from tests.bot.conftest import SECRET, SHOP_EN, SHOP_FR, Bot, load_fixture
+from tests.bot.conftest import SECRET, SHOP_EN, SHOP_FR, SQLITE_ONLY, Bot, load_fixture
 
 
+@SQLITE_ONLY  # the shapes matter here; test_delivery covers both databases
 def test_recorded_file_share_edit_mention_and_click(bot: Bot) -> None:
     shared = load_fixture("message_file_share.json")
     assert bot.send(shared).status_code == 200
