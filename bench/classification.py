@@ -1,0 +1,130 @@
+"""Message classification on the held-out test split: quality and latency.
+
+Usage: python -m bench.classification [--quick]
+
+Prints a readable table, then one JSON line. The test split is never used to tune
+anything (hyper-parameters come from cross-validation on train, see
+routing.classify.tune). Figures "model alone" leave out the floor rules: the rules
+were written by the same hand as the labelled set, so the with-rules figures on it
+are optimistic; the model-alone ones show what happens when a phrasing escapes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+from routing.classify import Classifier, load_examples
+from routing.classify.evaluation import evaluate
+
+TARGET_ACCURACY = 0.90
+TARGET_LEVEL3_RECALL = 0.97
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.classification")
+    parser.add_argument("--quick", action="store_true", help="time fewer messages")
+    args = parser.parse_args()
+
+    examples = load_examples()
+    train = [e for e in examples if e.split == "train"]
+    test = [e for e in examples if e.split == "test"]
+    model = Classifier.load()
+    model.classify("warm-up: load the embedding model")
+
+    report = evaluate(model, test)
+
+    # How close is each test message to the training set? A near-copy inflates figures.
+    emb_test = model.embed([e.text for e in test])
+    emb_train = model.embed([e.text for e in train])
+    nearest = (emb_test @ emb_train.T).max(axis=1)
+
+    timed = test[:20] if args.quick else test
+    single_ms = []
+    for e in timed:
+        start = time.perf_counter()
+        model.classify(e.text)
+        single_ms.append((time.perf_counter() - start) * 1000)
+    batch_size = 16
+    batched_ms = []
+    for start_i in range(0, len(timed), batch_size):
+        batch = [e.text for e in timed[start_i : start_i + batch_size]]
+        start = time.perf_counter()
+        model.classify_many(batch)
+        batched_ms.append((time.perf_counter() - start) * 1000 / len(batch))
+
+    print(f"held-out test split: {report.n} messages (train: {len(train)})")
+    print(f"{'':28}{'with floor rules':>18}{'model alone':>14}")
+    print(f"{'level accuracy':28}{report.accuracy:>18.1%}{report.model_accuracy:>14.1%}")
+    for lv in (1, 2, 3):
+        print(
+            f"{f'Level {lv} recall':28}{report.recall[lv]:>18.1%}{report.model_recall[lv]:>14.1%}"
+        )
+    for lv in (1, 2, 3):
+        print(f"{f'Level {lv} precision':28}{report.precision[lv]:>18.1%}")
+    print(f"{'kind accuracy':28}{report.kind_accuracy:>18.1%}")
+    print(f"{'category accuracy':28}{report.category_accuracy:>18.1%}")
+    print()
+    print("confusion (rows: true level, columns: predicted)")
+    print("        pred 1  pred 2  pred 3")
+    for lv, row in zip((1, 2, 3), report.confusion, strict=True):
+        print(f"true {lv} " + "".join(f"{v:>8}" for v in row))
+    print()
+    print(
+        f"latency per message over {len(timed)} messages: single p50 "
+        f"{statistics.median(single_ms):.1f} ms, p95 {_percentile(single_ms, 95):.1f} ms; "
+        f"batched by {batch_size} p50 {statistics.median(batched_ms):.1f} ms, "
+        f"p95 {_percentile(batched_ms, 95):.1f} ms"
+    )
+    print(
+        f"nearest training message: median cosine {float(np.median(nearest)):.3f}, "
+        f"{float((nearest >= 0.9).mean()):.0%} of test messages at >= 0.90"
+    )
+    if report.errors:
+        print("\nmisjudged levels:")
+        for e, r in report.errors:
+            print(f"  true {e.level} -> {r.level}  {e.text[:80]!r}  ({'; '.join(r.reasons)})")
+    targets_met = report.accuracy >= TARGET_ACCURACY and report.recall[3] >= TARGET_LEVEL3_RECALL
+    print(
+        f"\ntargets (accuracy >= {TARGET_ACCURACY:.0%}, Level 3 recall >= "
+        f"{TARGET_LEVEL3_RECALL:.0%}): {'met' if targets_met else 'NOT met'}"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "classification",
+                "n_test": report.n,
+                "n_train": len(train),
+                "accuracy": round(report.accuracy, 4),
+                "precision": {str(k): round(v, 4) for k, v in report.precision.items()},
+                "recall": {str(k): round(v, 4) for k, v in report.recall.items()},
+                "confusion": report.confusion,
+                "kind_accuracy": round(report.kind_accuracy, 4),
+                "category_accuracy": round(report.category_accuracy, 4),
+                "model_alone_accuracy": round(report.model_accuracy, 4),
+                "model_alone_recall": {str(k): round(v, 4) for k, v in report.model_recall.items()},
+                "latency_ms": {
+                    "single_p50": round(statistics.median(single_ms), 2),
+                    "single_p95": round(_percentile(single_ms, 95), 2),
+                    "batched_p50": round(statistics.median(batched_ms), 2),
+                    "batched_p95": round(_percentile(batched_ms, 95), 2),
+                    "batch_size": batch_size,
+                    "n_timed": len(timed),
+                },
+                "targets_met": targets_met,
+            }
+        )
+    )
+    return 0 if targets_met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

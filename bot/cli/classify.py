@@ -1,0 +1,91 @@
+"""`comptoir classify "TEXT"` and `comptoir classifier train`: the message classifier."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+
+def _render(text: str, result: object) -> str:
+    from routing.classify import Classification
+
+    assert isinstance(result, Classification)
+    reasons = "; ".join(result.reasons)
+    return (
+        f"Level {result.level} {result.kind} [{result.category}] "
+        f"confidence {result.confidence:.2f} — {reasons}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("classify")
+    def classify(
+        message: str = typer.Argument(
+            ..., help='The seller message, or "-" to read one message per line on stdin.'
+        ),
+        as_json: bool = typer.Option(False, "--json", help="One JSON object per message."),
+        model: Path | None = typer.Option(
+            None, "--model", help="A model file (default: the shipped one)."
+        ),
+    ) -> None:
+        """Say whether a message is a question or a problem, its level and category."""
+        from bot.cli import fail
+        from routing.classify import Classifier, ClassifierError
+
+        if message == "-":
+            texts = [line.strip() for line in sys.stdin if line.strip()]
+            if not texts:
+                raise fail("no message on stdin (one message per line)")
+        elif not message.strip():
+            raise fail("the message is empty; give some text, or - to read stdin")
+        else:
+            texts = [message]
+        try:
+            results = Classifier.load(model).classify_many(texts)
+        except ClassifierError as exc:
+            raise fail(str(exc)) from exc
+        for text, result in zip(texts, results, strict=True):
+            if as_json:
+                typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+            else:
+                typer.echo(_render(text, result))
+
+    classifier = typer.Typer(help="Train and inspect the message classifier.", no_args_is_help=True)
+    app.add_typer(classifier, name="classifier")
+
+    @classifier.command("train")
+    def train_command(
+        out: Path | None = typer.Option(
+            None, "--out", help="Where to write the model (default: the shipped model.npz)."
+        ),
+        extra: Path | None = typer.Option(
+            None,
+            "--extra",
+            help="A JSONL file of staff examples ({text, kind, level, category}) to add.",
+        ),
+    ) -> None:
+        """Retrain from the labelled set (plus staff examples) and print held-out accuracy."""
+        from bot.cli import fail
+        from routing.classify import load_examples, train
+        from routing.classify.data import DatasetError
+        from routing.classify.evaluation import evaluate
+        from routing.classify.model import DEFAULT_MODEL_PATH
+
+        examples = load_examples()
+        try:
+            extras = load_examples(extra) if extra is not None else []
+        except (OSError, DatasetError) as exc:
+            raise fail(f"cannot read staff examples: {exc}") from exc
+        model = train(examples, extra_examples=extras)
+        path = out or DEFAULT_MODEL_PATH
+        model.save(path)
+        report = evaluate(model, [e for e in examples if e.split == "test"])
+        typer.echo(f"trained on {model.n_train} messages, saved to {path}")
+        typer.echo(
+            f"held-out: {report.n} messages, level accuracy {report.accuracy:.1%}, "
+            f"Level 3 recall {report.recall[3]:.1%}, kind accuracy {report.kind_accuracy:.1%}, "
+            f"category accuracy {report.category_accuracy:.1%}"
+        )

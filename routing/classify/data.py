@@ -1,0 +1,183 @@
+"""The labelled seller messages, and how they are split.
+
+Labelling rules (applied to every message in data/messages.jsonl; staff re-levels
+should follow them too):
+
+- Level 1, kind "question": a general how-to or policy question that the guidelines
+  answer without looking into the seller's account ("quel délai pour accepter une
+  commande ?"). Tone does not matter: an all-caps, insulting question is still Level 1.
+  A question *about* a critical topic in general ("what can get an account
+  suspended?") is Level 1: nothing has happened to this seller.
+- Level 2, kind "problem": something has gone wrong for this seller and staff must look
+  into the back office, but it is contained: one order, one listing (even suspended or
+  removed), one payout or invoice under 1 000 €, one customer dispute, one label or
+  tracking bug, an API error on one feature, a performance alert they contest.
+- Level 3, kind "problem": sales blocked or the seller at risk: the account (not one
+  listing) suspended, deactivated, locked, or threatened with it; all or most listings
+  gone; payouts frozen, meaning no payout at all for a pay period ("I haven't been paid
+  this month", "no payout since the 1st"), or any amount of 1 000 € or more withheld
+  or missing; suspected fraud or account takeover; a data leak or exposed credentials;
+  a legal or regulatory threat (lawyer, formal notice, regulator, product recall); an
+  outage of the seller portal, API or order flow for this seller; a seller announcing
+  they will leave the platform. Calm wording does not lower it.
+- When two levels fit, the higher one wins (the brief's rule of judgement).
+- kind follows the level in this set: Level 1 is a question, Levels 2 and 3 are
+  problems. The format keeps kind separate so that a staff example may say otherwise.
+- category is what the message is about: orders, payouts, catalogue, account,
+  shipping, returns, technical, other (legal threats and leaving go to "other",
+  account takeover to "account", a data leak or outage to "technical").
+
+Many English messages are close translations of French ones. The multilingual
+embedding puts a message and its translation side by side, so the split keeps such
+near-duplicates together (see `grouped_split`); otherwise the test set would leak.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path(__file__).parent / "data"
+MESSAGES_PATH = DATA_DIR / "messages.jsonl"
+
+KINDS = ("question", "problem")
+LEVELS = (1, 2, 3)
+CATEGORIES = (
+    "orders",
+    "payouts",
+    "catalogue",
+    "account",
+    "shipping",
+    "returns",
+    "technical",
+    "other",
+)
+
+
+class DatasetError(ValueError):
+    """A labelled example is malformed."""
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    kind: str
+    level: int
+    category: str
+    id: str = ""
+    language: str = ""
+    split: str = "train"
+
+    def __post_init__(self) -> None:
+        check_label(self.text, self.kind, self.level, self.category)
+        if self.split not in ("train", "test"):
+            raise DatasetError(f"{self.id or self.text!r}: split must be train or test")
+
+
+def check_label(text: str, kind: str, level: int, category: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise DatasetError("an example needs a non-empty text")
+    if kind not in KINDS:
+        raise DatasetError(f"{text!r}: kind {kind!r} is not one of {KINDS}")
+    if level not in LEVELS or isinstance(level, bool):
+        raise DatasetError(f"{text!r}: level {level!r} is not one of {LEVELS}")
+    if category not in CATEGORIES:
+        raise DatasetError(f"{text!r}: category {category!r} is not one of {CATEGORIES}")
+
+
+def as_example(item: Example | tuple[str, str, int, str]) -> Example:
+    """Staff examples arrive as (text, kind, level, category); they always train."""
+    if isinstance(item, Example):
+        return item
+    text, kind, level, category = item
+    return Example(text=text, kind=kind, level=int(level), category=category)
+
+
+def load_examples(path: Path = MESSAGES_PATH) -> list[Example]:
+    examples: list[Example] = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                examples.append(
+                    Example(
+                        id=str(row.get("id", f"line{n}")),
+                        text=row["text"],
+                        language=row.get("language", ""),
+                        kind=row["kind"],
+                        level=row["level"],
+                        category=row["category"],
+                        split=row.get("split", "train"),
+                    )
+                )
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise DatasetError(f"{path}:{n}: {exc.__class__.__name__}: {exc}") from exc
+    return examples
+
+
+def save_examples(examples: Iterable[Example], path: Path = MESSAGES_PATH) -> None:
+    keys = ("id", "text", "language", "kind", "level", "category", "split")
+    with path.open("w", encoding="utf-8") as fh:
+        for ex in examples:
+            row = asdict(ex)
+            fh.write(json.dumps({k: row[k] for k in keys}, ensure_ascii=False) + "\n")
+
+
+def grouped_split(
+    levels: Sequence[int],
+    embeddings: np.ndarray,
+    *,
+    test_fraction: float = 0.25,
+    same_group_cosine: float = 0.88,
+    seed: int = 7,
+) -> list[str]:
+    """ "train"/"test" for each message, stratified by level, near-duplicates kept together.
+
+    A message and its nearest neighbour, when each is the other's nearest and their
+    cosine reaches `same_group_cosine` (a translation, a retyping), form one group; whole groups go to one side, so the test set
+    measures new phrasings rather than recall of a twin seen in training.
+    """
+    n = len(levels)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    sims = embeddings @ embeddings.T
+    np.fill_diagonal(sims, -1.0)
+    nearest = sims.argmax(axis=1)
+    for i in range(n):
+        j = int(nearest[i])
+        # mutual nearest neighbours only: a translation pairs with its original, and
+        # generic similarity (E5 scores everything above 0.8) does not chain groups
+        if j > i and nearest[j] == i and sims[i, j] >= same_group_cosine:
+            parent[root(i)] = root(j)
+    rng = np.random.default_rng(seed)
+    split = ["train"] * n
+    for level in sorted(set(levels)):
+        members = [i for i in range(n) if levels[i] == level]
+        groups: dict[int, list[int]] = {}
+        for i in members:
+            groups.setdefault(root(i), []).append(i)
+        order = list(groups.values())
+        rng.shuffle(order)  # type: ignore[arg-type]
+        target = round(test_fraction * len(members))
+        taken = 0
+        for group in order:
+            if taken >= target:
+                break
+            if taken + len(group) > target + 1:
+                continue
+            for i in group:
+                split[i] = "test"
+            taken += len(group)
+    return split

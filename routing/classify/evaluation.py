@@ -1,0 +1,78 @@
+"""Held-out figures for a classifier: the numbers the bench and `classifier train` print."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from routing.classify.data import LEVELS, Example
+from routing.classify.model import Classification, Classifier
+
+
+@dataclass(frozen=True)
+class Report:
+    n: int
+    accuracy: float
+    precision: dict[int, float]
+    recall: dict[int, float]
+    confusion: list[list[int]]  # rows: true level 1..3, columns: predicted level 1..3
+    kind_accuracy: float
+    category_accuracy: float
+    model_accuracy: float  # the model alone, before the floor rules
+    model_recall: dict[int, float]
+    errors: list[tuple[Example, Classification]]
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else 0.0
+
+
+def score(
+    examples: Sequence[Example],
+    results: Sequence[Classification],
+    model_levels: Sequence[int] | None = None,
+) -> Report:
+    confusion = [[0] * len(LEVELS) for _ in LEVELS]
+    for e, r in zip(examples, results, strict=True):
+        confusion[e.level - 1][r.level - 1] += 1
+    n = len(examples)
+    correct = sum(confusion[i][i] for i in range(len(LEVELS)))
+    precision = {
+        lv: _ratio(confusion[lv - 1][lv - 1], sum(row[lv - 1] for row in confusion))
+        for lv in LEVELS
+    }
+    recall = {lv: _ratio(confusion[lv - 1][lv - 1], sum(confusion[lv - 1])) for lv in LEVELS}
+    alone = list(model_levels) if model_levels is not None else [r.level for r in results]
+    model_recall = {
+        lv: _ratio(
+            sum(1 for e, m in zip(examples, alone, strict=True) if e.level == lv and m == lv),
+            sum(1 for e in examples if e.level == lv),
+        )
+        for lv in LEVELS
+    }
+    return Report(
+        n=n,
+        accuracy=_ratio(correct, n),
+        precision=precision,
+        recall=recall,
+        confusion=confusion,
+        kind_accuracy=_ratio(
+            sum(e.kind == r.kind for e, r in zip(examples, results, strict=True)), n
+        ),
+        category_accuracy=_ratio(
+            sum(e.category == r.category for e, r in zip(examples, results, strict=True)), n
+        ),
+        model_accuracy=_ratio(sum(e.level == m for e, m in zip(examples, alone, strict=True)), n),
+        model_recall=model_recall,
+        errors=[(e, r) for e, r in zip(examples, results, strict=True) if e.level != r.level],
+    )
+
+
+def evaluate(model: Classifier, examples: Sequence[Example]) -> Report:
+    """Classify the examples in one batch and score the result against their labels."""
+    from routing.classify.features import featurize
+
+    texts = [e.text for e in examples]
+    preds = model.predict_features(featurize(texts, model.embed(texts)))
+    results = [model.decide(t, p) for t, p in zip(texts, preds, strict=True)]
+    return score(examples, results, [p.level for p in preds])

