@@ -72,16 +72,23 @@ def register(app: typer.Typer) -> None:
         from routing.classify import load_examples, train
         from routing.classify.data import DatasetError
         from routing.classify.evaluation import evaluate
-        from routing.classify.model import DEFAULT_MODEL_PATH
+        from routing.classify.model import (
+            DEFAULT_MODEL_PATH,
+            EMBEDDING_CACHE_PATH,
+            shipped_embedder,
+        )
 
         examples = load_examples()
+        embedder = shipped_embedder()
         try:
             extras = load_examples(extra) if extra is not None else []
         except (OSError, DatasetError) as exc:
             raise fail(f"cannot read staff examples: {exc}") from exc
-        model = train(examples, extra_examples=extras)
+        model = train(examples, extra_examples=extras, embed=embedder)
         path = out or DEFAULT_MODEL_PATH
         model.save(path)
+        if out is None:  # the shipped artefacts move together
+            embedder.save(EMBEDDING_CACHE_PATH, [e.text for e in examples])
         report = evaluate(model, [e for e in examples if e.split == "test"])
         typer.echo(f"trained on {model.n_train} messages, saved to {path}")
         typer.echo(

