@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -132,11 +131,9 @@ class Demo:
             self.say(f"\n{number}. {scene.title}  [#{scene.channel}]")
             self.say(f"   seller   {scene.text}")
             status = send(payload)
-            answer = self._wait(
-                lambda ts=ts, ch=scene.channel: slack.posts(channel=ch, thread_ts=ts)
-            )
-            self._show("comptoir", answer[0], f"(ack {status}, answered in the thread)")
-            answered.append((scene, ts, answer[0]))
+            reply = self._wait(slack, scene.channel, ts)
+            self._show("comptoir", reply, f"(ack {status}, answered in the thread)")
+            answered.append((scene, ts, reply))
 
         assert first_payload is not None
         ts = first_payload["event"]["ts"]
@@ -147,19 +144,18 @@ class Demo:
         count = len(slack.posts(channel=channel, thread_ts=ts))
         self.say(f"   ack {status}; answers in that thread: {count} (the retry was recognised)")
 
-        scene, ts, answer = answered[1]
+        scene, ts, reply = answered[1]
         self.say('\n5. The seller of question 2 wants more than the guideline: "I need a human"')
         click = slack_payloads.block_actions(
             action_id=ACTION_HUMAN,
-            value=str(self._question_id(answer)),
+            value=str(self._question_id(reply)),
             channel=scene.channel,
-            message_ts=answer.response["ts"],
+            message_ts=reply.response["ts"],
             user=scene.user,
             thread_ts=ts,
         )
         send(click)
-        handoff = self._wait(lambda: slack.posts(channel=scene.channel, thread_ts=ts)[1:])
-        self._show("comptoir", handoff[0])
+        self._show("comptoir", self._wait(slack, scene.channel, ts, after=1))
 
     @staticmethod
     def _question_id(answer: Call) -> int:
@@ -170,13 +166,16 @@ class Demo:
         raise RuntimeError("the answer carries no 'I need a human' button")
 
     @staticmethod
-    def _wait(probe: Callable[[], list[Call]], timeout: float = 60.0) -> list[Call]:
+    def _wait(
+        slack: SlackStandin, channel: str, thread_ts: str, *, after: int = 0, timeout: float = 60.0
+    ) -> Call:
+        """The bot's next post in a thread, once Slack has it."""
         deadline = time.monotonic() + timeout
-        while not (found := probe()):
+        while len(posts := slack.posts(channel=channel, thread_ts=thread_ts)) <= after:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no answer reached Slack within {timeout:.0f} s")
             time.sleep(0.05)
-        return found
+        return posts[after]
 
     def _show(self, who: str, call: Call, note: str = "") -> None:
         lines = message_to_text(call.params).splitlines()
