@@ -10,18 +10,31 @@ is not written down.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from knowledge.calibration import CALIBRATION, Calibration
 from knowledge.messages import say
 from knowledge.retrieve import Retrieval, ScoredChunk, doc_key_of, to_passage
-from knowledge.textnorm import sentences, terms
+from knowledge.textnorm import fold, sentences, terms
 from knowledge.types import Answer, Citation, Language, Passage
 
-FEATURES = ("dense_top", "dense_margin", "overlap", "agreement")
+FEATURES = ("dense_top", "dense_margin", "coverage", "unknown", "account_specific")
 MAX_PASSAGES = 3
 QUOTE_CHARS = 420
+
+# A seller asking about their own order, payout or listing needs a person with back-office
+# access (a Level 2/3 problem), even when a guideline on the topic exists.
+_ACCOUNT_SPECIFIC = re.compile(
+    r"\b\d{5,}\b|\b\d{4}-\d{3,}\b|\basap\b|\burgent|"
+    r"\b(?:can|could) you (?:check|look|unblock|fix)|"
+    r"\b(?:pouvez|pourriez)[- ]vous (?:verifier|regarder|debloquer|corriger)|"
+    r"\b(?:my|our)\s+(?:\w+\s+)?(?:payout|order|listing|account|invoice)s?\b.*"
+    r"\b(?:missing|blocked|never|not|removed|yet)\b|"
+    r"\b(?:mon|ma|mes|notre|nos)\s+(?:\w+\s+)?(?:virement|versement|commande|fiche|compte)s?\b.*"
+    r"\b(?:bloque|manquant|pas recu|jamais|retire)"
+)
 
 
 def features(retrieval: Retrieval) -> dict[str, float]:
@@ -31,24 +44,28 @@ def features(retrieval: Retrieval) -> dict[str, float]:
     best_by_doc: dict[str, float] = {}
     for sc in retrieval.chunks:
         key = doc_key_of(sc.chunk)
-        best_by_doc[key] = max(best_by_doc.get(key, -1.0), sc.dense)
+        best_by_doc[key] = max(best_by_doc.get(key, -9.0), sc.dense_adj)
     top_doc = retrieval.documents[0][0]
-    ranked_dense = sorted(best_by_doc.values(), reverse=True)
-    dense_top = best_by_doc[top_doc]
+    dense_top = max(sc.dense for sc in retrieval.chunks)
     others = [v for k, v in best_by_doc.items() if k != top_doc]
-    margin = dense_top - (max(others) if others else ranked_dense[-1])
+    margin = best_by_doc[top_doc] - (max(others) if others else 0.0)
     qterms = set(retrieval.query_terms)
     doc_terms: set[str] = set()
     for sc in retrieval.top_of(top_doc)[:3]:
         doc_terms.update(terms(f"{sc.chunk.meta.get('section', '')} {sc.chunk.text}"))
-    overlap = len(qterms & doc_terms) / len(qterms) if qterms else 0.0
-    by_bm25 = max(retrieval.chunks, key=lambda sc: sc.bm25)
-    agreement = 1.0 if by_bm25.bm25 > 0 and doc_key_of(by_bm25.chunk) == top_doc else 0.0
+    # Words the guidelines never use weigh most: "Shopify", "TVA", "animalerie".
+    top_idf = max(retrieval.idf.values(), default=1.0)
+    weight = {t: max(retrieval.idf.get(t, top_idf), 0.1) for t in qterms}
+    total = sum(weight.values()) or 1.0
+    coverage = sum(w for t, w in weight.items() if t in doc_terms) / total
+    unknown = sum(1 for t in qterms if t not in retrieval.idf) / max(len(qterms), 1)
+    account = 1.0 if _ACCOUNT_SPECIFIC.search(fold(retrieval.query)) else 0.0
     return {
         "dense_top": dense_top,
         "dense_margin": margin,
-        "overlap": overlap,
-        "agreement": agreement,
+        "coverage": coverage,
+        "unknown": unknown,
+        "account_specific": account,
     }
 
 

@@ -21,10 +21,10 @@ class Calibration:
 
 # BEGIN GENERATED (bench.calibrate)
 CALIBRATION = Calibration(
-    weights=(1.0, 1.0, 1.0, 0.5),
-    bias=0.0,
-    means=(0.85, 0.02, 0.5, 0.5),
-    scales=(0.03, 0.02, 0.3, 0.5),
-    threshold=0.5,
+    weights=(0.1363, 0.5334, 0.3656, -0.4011, -0.8155),
+    bias=1.4171,
+    means=(0.8665, 0.0107, 0.4193, 0.1942, 0.0563),
+    scales=(0.0218, 0.0172, 0.2558, 0.1872, 0.2306),
+    threshold=0.821,
 )
 # END GENERATED

@@ -24,6 +24,7 @@ class StoredChunk:
     chunk_id: str
     text: str
     meta: dict[str, Any]
+    embedding: Any = None  # numpy vector when asked for
 
 
 def make_client(*, persist_dir: Path | None = None, chroma_url: str | None = None) -> Any:
@@ -83,22 +84,32 @@ class ChromaIndex:
         for i in range(0, len(ids), _BATCH):
             self.collection.delete(ids=list(ids[i : i + _BATCH]))
 
-    def all_chunks(self, *, with_text: bool = True) -> Iterator[StoredChunk]:
-        include = ["metadatas", "documents"] if with_text else ["metadatas"]
+    def all_chunks(
+        self, *, with_text: bool = True, with_embeddings: bool = False
+    ) -> Iterator[StoredChunk]:
+        include = ["metadatas"]
+        include += ["documents"] if with_text else []
+        include += ["embeddings"] if with_embeddings else []
         total = self.count()
         for offset in range(0, total, 5000):
             page = self.collection.get(include=include, limit=5000, offset=offset)
-            docs = page.get("documents") or [""] * len(page["ids"])
-            for cid, text, meta in zip(page["ids"], docs, page["metadatas"], strict=True):
-                yield StoredChunk(cid, text or "", dict(meta or {}))
+            ids = page["ids"]
+            docs = page.get("documents") or [""] * len(ids)
+            vectors = page.get("embeddings")
+            if vectors is None:
+                vectors = [None] * len(ids)
+            for cid, text, meta, vec in zip(ids, docs, page["metadatas"], vectors, strict=True):
+                yield StoredChunk(cid, text or "", dict(meta or {}), vec)
 
-    def query(self, embedding: Sequence[float], n: int) -> list[tuple[str, float]]:
+    def query(
+        self, embedding: Sequence[float], n: int, *, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity), best first."""
         n = min(n, self.count())
         if n <= 0:
             return []
         res = self.collection.query(
-            query_embeddings=[list(embedding)], n_results=n, include=["distances"]
+            query_embeddings=[list(embedding)], n_results=n, where=where, include=["distances"]
         )
         return [
             (cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)

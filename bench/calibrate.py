@@ -1,0 +1,101 @@
+"""Fit the answer/abstain calibration on the dev split and print it.
+
+    .venv/bin/python -m bench.calibrate
+
+The printed block is what knowledge/calibration.py ships (a test checks they agree).
+Logistic regression (L2, Newton's method) on standardised retrieval features; the
+label is "the guidelines answer this question"; the threshold maximises
+answer rate (answerable) + abstention rate (unanswerable) on dev.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.answer import FEATURES, features
+from knowledge.calibration import Calibration
+from knowledge.embeddings import make_embeddings
+from knowledge.evaluation import GUIDELINES, load_eval
+from knowledge.service import KnowledgeBase
+
+L2 = 1.0
+DIGITS = 4
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = L2) -> tuple[np.ndarray, float]:
+    """Weights and bias of an L2-regularised logistic regression (bias not penalised)."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    penalty = np.full(xb.shape[1], l2)
+    penalty[-1] = 0.0
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(xb @ w)))
+        grad = xb.T @ (p - y) + penalty * w
+        hess = xb.T @ (xb * (p * (1 - p))[:, None]) + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return w[:-1], float(w[-1])
+
+
+def best_threshold(conf: np.ndarray, y: np.ndarray) -> float:
+    """Midpoint threshold maximising answer rate + abstention rate; ties go nearest to 0.5."""
+    values = np.unique(np.round(conf, 6))
+    cuts = np.concatenate([[0.0], (values[:-1] + values[1:]) / 2, [1.0]])
+    pos, neg = max(int(y.sum()), 1), max(int((1 - y).sum()), 1)
+
+    def score(t: float) -> float:
+        return float(((conf >= t) & (y == 1)).sum() / pos + ((conf < t) & (y == 0)).sum() / neg)
+
+    return float(max(cuts, key=lambda t: (round(score(t), 9), -abs(t - 0.5))))
+
+
+def fit(knowledge_base: KnowledgeBase) -> Calibration:
+    rows = load_eval(split="dev")
+    x = np.array([[features(knowledge_base.search(r.question))[k] for k in FEATURES] for r in rows])
+    y = np.array([1.0 if r.answerable else 0.0 for r in rows])
+    means = x.mean(axis=0)
+    scales = x.std(axis=0)
+    scales[scales == 0] = 1.0
+    means, scales = np.round(means, DIGITS), np.round(scales, DIGITS)
+    weights, bias = fit_logistic((x - means) / scales, y)
+    weights, bias = np.round(weights, DIGITS), round(bias, DIGITS)
+    z = ((x - means) / scales) @ weights + bias
+    conf = 1 / (1 + np.exp(-z))
+    return Calibration(
+        weights=tuple(float(v) for v in weights),
+        bias=float(bias),
+        means=tuple(float(v) for v in means),
+        scales=tuple(float(v) for v in scales),
+        threshold=round(best_threshold(conf, y), 3),
+    )
+
+
+def render(cal: Calibration) -> str:
+    return (
+        "CALIBRATION = Calibration(\n"
+        f"    weights={cal.weights!r},\n"
+        f"    bias={cal.bias!r},\n"
+        f"    means={cal.means!r},\n"
+        f"    scales={cal.scales!r},\n"
+        f"    threshold={cal.threshold!r},\n"
+        ")"
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        kb = KnowledgeBase.open(persist_dir=Path(tmp), embeddings=make_embeddings())
+        kb.ingest(GUIDELINES)
+        cal = fit(kb)
+    print(f"# features: {', '.join(FEATURES)}", file=sys.stderr)
+    print(render(cal))
+
+
+if __name__ == "__main__":
+    main()

