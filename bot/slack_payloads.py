@@ -9,6 +9,7 @@ Shared by the tests, `comptoir demo` and the benchmarks, so each exercises the r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
@@ -285,8 +286,13 @@ def deliver(
     timestamp: int | None = None,
     path: str = "/slack/events",
     timeout: float = 10.0,
+    client: httpx.Client | None = None,
 ) -> httpx.Response:
-    """POST a signed request to our endpoint the way Slack does (retries carry X-Slack-Retry-*)."""
+    """POST a signed request to our endpoint the way Slack does (retries carry X-Slack-Retry-*).
+
+    One shared client by default: building an httpx client costs ~100 ms (its TLS context),
+    which would swamp the ack latency the benchmarks measure.
+    """
     body, content_type = encode(body_or_payload)
     headers = {
         "Content-Type": content_type,
@@ -296,6 +302,12 @@ def deliver(
     if retry_num is not None:
         headers["X-Slack-Retry-Num"] = str(retry_num)
         headers["X-Slack-Retry-Reason"] = retry_reason
-    return httpx.post(
+    http = client or _shared_client()
+    return http.post(
         base_url.rstrip("/") + path, content=body.encode(), headers=headers, timeout=timeout
     )
+
+
+@functools.cache
+def _shared_client() -> httpx.Client:
+    return httpx.Client()  # thread-safe; connections are pooled across deliveries
