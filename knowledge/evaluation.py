@@ -47,7 +47,8 @@ def metrics(outcomes: Iterable[Outcome]) -> dict[str, float]:
     unanswerable = [o for o in items if not o.row.answerable]
 
     def rank(o: Outcome) -> int | None:
-        return list(o.ranking).index(o.row.expected) + 1 if o.row.expected in o.ranking else None
+        expected = o.row.expected
+        return list(o.ranking).index(expected) + 1 if expected in o.ranking else None
 
     ranks = [rank(o) for o in answerable]
     n = max(len(answerable), 1)
