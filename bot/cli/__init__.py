@@ -17,7 +17,7 @@ app = typer.Typer(
 )
 
 # Each sub-command lives in its own module and registers itself on `app`.
-_COMMAND_MODULES = ("db", "sellers", "kb", "ask", "serve", "demo", "classify")
+_COMMAND_MODULES = ("db", "sellers", "kb", "ask", "serve", "demo", "classify", "helpdesk")
 
 
 @app.callback()
