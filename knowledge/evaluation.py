@@ -48,7 +48,9 @@ def metrics(outcomes: Iterable[Outcome]) -> dict[str, float]:
 
     def rank(o: Outcome) -> int | None:
         expected = o.row.expected
-        return list(o.ranking).index(expected) + 1 if expected in o.ranking else None
+        if expected is None or expected not in o.ranking:
+            return None
+        return list(o.ranking).index(expected) + 1
 
     ranks = [rank(o) for o in answerable]
     n = max(len(answerable), 1)
