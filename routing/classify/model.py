@@ -52,10 +52,15 @@ EXTRA_WEIGHT = 3.0
 RULE_CONFIDENCE = 0.95
 
 _MODEL_REASONS = {
-    1: "Level 1: a general question the guidelines answer",
-    2: "Level 2: a problem specific to this seller, for staff",
-    3: "Level 3: critical for this seller",
+    1: "Level 1: general question the guidelines answer",
+    2: "Level 2: problem specific to this seller",
+    3: "Level 3: critical problem",
 }
+
+
+def _model_reason(level: int, category: str) -> str:
+    reason = _MODEL_REASONS.get(level, f"Level {level}")
+    return reason if category == "other" else f"{reason} ({category})"
 
 
 class ClassifierError(Exception):
@@ -274,7 +279,7 @@ class Classifier:
                     f"Level {level}: in doubt with Level {pred.argmax_level}, took the higher"
                 )
             elif not reasons:
-                reasons.append(_MODEL_REASONS.get(level, f"Level {level}"))
+                reasons.append(_model_reason(level, pred.category))
         confidence = pred.level_probs.get(level, 0.0)
         if rule_level > pred.level:
             confidence = max(confidence, RULE_CONFIDENCE)
