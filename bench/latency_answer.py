@@ -91,7 +91,7 @@ def measure(kb: KnowledgeBase, questions: list[str]) -> tuple[float, float, floa
         kb.answer(q)
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     return statistics.median(times), p95, load_s
 
 
