@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ("quality", "latency_answer", "ack_latency")
+BENCHES = ("quality", "latency_answer", "ack_latency", "classification", "sla_sweep")
 
 
 def main() -> int:
