@@ -55,9 +55,118 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Sorry, I couldn't answer because of an error on my side. "
         "A member of the help desk will take it from here.",
     },
+    # --- tickets, seen by the seller (seller's directory language) ---
+    "ticket.card": {
+        "fr": "🎫 Ticket *#{number}* ouvert · niveau {level}.\nUn membre de l'équipe vous répond {due}, ici, dans ce fil.",
+        "en": "🎫 Ticket *#{number}* opened · level {level}.\nA member of the team will answer {due}, here, in this thread.",
+    },
+    "ticket.passage": {
+        "fr": "En attendant, voici ce que disent les guides de la marketplace :",
+        "en": "Meanwhile, here is what the marketplace guidelines say:",
+    },
+    "ticket.ask_solved": {
+        "fr": "L'équipe a marqué le ticket *#{number}* comme résolu. Votre problème est-il réglé ?",
+        "en": "The team marked ticket *#{number}* as resolved. Is your problem solved?",
+    },
+    "button.solved_yes": {"fr": "Oui, c'est réglé", "en": "Yes, it's solved"},
+    "button.solved_no": {"fr": "Non, pas encore", "en": "No, not yet"},
+    "ticket.solved_yes": {
+        "fr": "✅ Merci ! Le ticket *#{number}* est clos.",
+        "en": "✅ Thank you! Ticket *#{number}* is closed.",
+    },
+    "ticket.solved_no": {
+        "fr": "🔁 Le ticket *#{number}* est rouvert : un membre de l'équipe revient vers vous ici.",
+        "en": "🔁 Ticket *#{number}* is reopened: a member of the team will get back to you here.",
+    },
+    # --- the help desk's own surfaces (the team's language, settings.staff_language) ---
+    "triage.title": {
+        "fr": "Ticket #{number} · niveau {level} · {seller}",
+        "en": "Ticket #{number} · level {level} · {seller}",
+    },
+    "triage.status.open": {"fr": "🟡 ouvert, personne dessus", "en": "🟡 open, nobody on it"},
+    "triage.status.claimed": {"fr": "🔵 pris par {owner}", "en": "🔵 claimed by {owner}"},
+    "triage.status.waiting_on_seller": {
+        "fr": "⏸️ en attente du vendeur",
+        "en": "⏸️ waiting on the seller",
+    },
+    "triage.status.resolved": {"fr": "✅ résolu", "en": "✅ resolved"},
+    "triage.first_response_due": {
+        "fr": "Première réponse due {due}",
+        "en": "First response due {due}",
+    },
+    "triage.first_response_done": {
+        "fr": "Première réponse donnée",
+        "en": "First response given",
+    },
+    "triage.thread": {"fr": "Voir le fil du vendeur", "en": "Open the seller's thread"},
+    "button.claim": {"fr": "Je prends", "en": "Claim"},
+    "button.wait": {"fr": "Attente vendeur", "en": "Waiting on seller"},
+    "button.resolve": {"fr": "Résoudre", "en": "Resolve"},
+    "select.level": {"fr": "Changer le niveau", "en": "Change level"},
+    "select.level_option": {"fr": "Niveau {level}", "en": "Level {level}"},
+    "triage.level3": {
+        "fr": "🚨 Niveau 3 · ticket #{number} ({seller}) : {leads} à prévenir tout de suite.{am}",
+        "en": "🚨 Level 3 · ticket #{number} ({seller}): {leads} please take it now.{am}",
+    },
+    "triage.level3_am": {
+        "fr": " Responsable de compte {am} prévenu en message privé.",
+        "en": " Account manager {am} told by direct message.",
+    },
+    "triage.level3_gap": {
+        "fr": " ⚠️ Aucun responsable de compte n'est renseigné pour ce vendeur : le responsable support prend le relais.",
+        "en": " ⚠️ No account manager on file for this seller: the help-desk lead takes over.",
+    },
+    "triage.no_lead": {"fr": "l'équipe support", "en": "the help desk"},
+    "dm.level3": {
+        "fr": "🚨 Niveau 3 pour {seller} · ticket #{number} ({category}) : « {summary} »",
+        "en": "🚨 Level 3 for {seller} · ticket #{number} ({category}): “{summary}”",
+    },
+    "sla.warning": {
+        "fr": "⏳ Ticket #{number} (niveau {level}) : 75 % du délai « {target} » écoulé, échéance {due}.",
+        "en": "⏳ Ticket #{number} (level {level}): 75 % of the “{target}” time used, due {due}.",
+    },
+    "sla.breach": {
+        "fr": "🔥 Ticket #{number} (niveau {level}) : délai « {target} » dépassé (échéance {due}).",
+        "en": "🔥 Ticket #{number} (level {level}): “{target}” breached (was due {due}).",
+    },
+    "sla.target.first_response": {"fr": "première réponse", "en": "first response"},
+    "sla.target.next_response": {"fr": "réponse suivante", "en": "next response"},
+    "sla.target.resolution": {"fr": "résolution", "en": "resolution"},
+    "staff.refused": {
+        "fr": "Seule l'équipe support peut faire cela.",
+        "en": "Only help-desk staff can do that.",
+    },
+    "staff.claimed_by": {
+        "fr": "Ce ticket est déjà pris par {owner}.",
+        "en": "This ticket is already claimed by {owner}.",
+    },
+    "staff.not_now": {
+        "fr": "Impossible pour le ticket #{number} : {reason}",
+        "en": "Not possible for ticket #{number}: {reason}",
+    },
+    "home.mine": {"fr": "Ma file", "en": "My queue"},
+    "home.team": {"fr": "File de l'équipe", "en": "Team queue"},
+    "home.empty": {"fr": "Rien en attente.", "en": "Nothing waiting."},
+    "home.not_staff": {
+        "fr": "Cet espace est réservé à l'équipe support.",
+        "en": "This space is for help-desk staff.",
+    },
+    "queue.line": {
+        "fr": "*#{number}* · N{level} · {seller} · {status} · {due}\n> {summary}",
+        "en": "*#{number}* · L{level} · {seller} · {status} · {due}\n> {summary}",
+    },
+    "queue.no_deadline": {"fr": "pas d'échéance", "en": "no deadline"},
+    "command.help": {
+        "fr": "Commandes : `/comptoir queue`, `/comptoir ticket 1042`, `/comptoir stats`.",
+        "en": "Commands: `/comptoir queue`, `/comptoir ticket 1042`, `/comptoir stats`.",
+    },
+    "command.no_ticket": {"fr": "Pas de ticket #{number}.", "en": "No ticket #{number}."},
+    "command.stats_title": {"fr": "Aujourd'hui", "en": "Today"},
 }
 
 
-def text(key: str, language: str) -> str:
+def text(key: str, language: str, **values: object) -> str:
+    """The sentence in `language`, with `{name}` slots filled from `values` (already escaped)."""
     lang: Language = "fr" if language == "fr" else "en"
-    return MESSAGES[key][lang]
+    sentence = MESSAGES[key][lang]
+    return sentence.format(**values) if values else sentence

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,11 @@ TRANSIENT_ERRORS = {
 # Outcomes that mean "already done": a replayed reaction is not a failure.
 ALREADY_DONE = {("reactions.add", "already_reacted"), ("reactions.remove", "no_reaction")}
 MAX_BACKOFF = timedelta(minutes=5)
+
+# Called after Slack took a call, in its own transaction: (session, method, payload, result).
+# How a card learns its ts (chat.postMessage answers it); a failing hook is logged, and the
+# call stays sent: re-sending a post because bookkeeping failed would duplicate it.
+SentHook = Callable[[Session, str, dict[str, Any], dict[str, Any]], None]
 
 
 @dataclass
@@ -104,7 +110,9 @@ class Outbox:
         *,
         lease: timedelta = timedelta(seconds=60),
         batch: int = 20,
+        on_sent: SentHook | None = None,
     ) -> None:
+        self.on_sent = on_sent
         self.session_factory = session_factory
         self.client = client
         self.lease = lease
@@ -198,6 +206,18 @@ class Outbox:
                 )
                 logger.error("outbox %s %s failed for good: %s", row_id, method, outcome.error)
                 report.failed += 1
+        if outcome.kind == "sent" and self.on_sent is not None:
+            self._after_sent(row_id, method, payload, outcome.result or {})
+
+    def _after_sent(
+        self, row_id: int, method: str, payload: dict[str, Any], result: dict[str, Any]
+    ) -> None:
+        assert self.on_sent is not None
+        try:
+            with transaction(self.session_factory) as session:
+                self.on_sent(session, method, payload, result)
+        except Exception:
+            logger.exception("outbox %s %s: bookkeeping after delivery failed", row_id, method)
 
     def seconds_until_due(self, *, now: datetime, ceiling: float) -> float:
         with self.session_factory() as session:

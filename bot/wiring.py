@@ -12,8 +12,11 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
@@ -21,11 +24,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
 from bot.listeners import Deps
+from bot.listeners.deps import MessageClassifier, SerialClassifier
+from bot.listeners.ticketing import on_card_sent
 from bot.outbox import Outbox, OutboxWorker
+from bot.scheduler import build_scheduler
 from bot.settings import Settings
 from knowledge.types import Answerer
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker
+from routing.sla_policy import SlaPolicy, load_policy
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +47,8 @@ class Runtime:
     outbox: Outbox
     outbox_worker: OutboxWorker
     executor: ThreadPoolExecutor
+    deps: Deps
+    scheduler: BackgroundScheduler
 
     def health(self) -> dict[str, Any]:
         """For /healthz: the database answers."""
@@ -47,8 +56,15 @@ class Runtime:
             conn.execute(text("SELECT 1"))
         return {"ok": True}
 
+    def start_scheduler(self) -> None:
+        """Run the schedule table (bot.scheduler.SCHEDULE) in a background thread."""
+        if not self.scheduler.running:
+            self.scheduler.start()
+
     def close(self) -> None:
-        """Stop the outbox worker, let running listeners finish, release the database."""
+        """Stop the jobs and the outbox worker, let running listeners finish, release the DB."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
         self.outbox_worker.stop()
         self.executor.shutdown(wait=True)
         self.engine.dispose()
@@ -77,6 +93,8 @@ def build_runtime(
     settings: Settings,
     *,
     answerer: Answerer | None = None,
+    classifier: MessageClassifier | None = None,
+    policy: SlaPolicy | None = None,
     socket: bool = False,
     run_migrations: bool = True,
     slack_timeout: float = 10.0,
@@ -85,8 +103,9 @@ def build_runtime(
 ) -> Runtime:
     """Check the Slack secrets, migrate the database, open the knowledge base, build the app.
 
-    The outbox worker is built but not started: call `runtime.outbox_worker.start()` (tests
-    may prefer calling `runtime.outbox.deliver_due()` themselves).
+    The outbox worker and the scheduler are built but not started: call
+    `runtime.outbox_worker.start()` and `runtime.start_scheduler()` (tests may prefer calling
+    `runtime.outbox.deliver_due()` and `bot.sla_job.run_sla_sweep(runtime.deps, now=…)`).
     """
     settings.check_slack(socket=socket)
     if settings.database_url is None:
@@ -97,8 +116,25 @@ def build_runtime(
     session_factory = make_sessionmaker(engine)
     if answerer is None:
         answerer = open_answerer(settings)
+    if classifier is None:
+        from routing.classify import Classifier
+
+        classifier = Classifier.load()  # its embedding model loads on the first message
+    if policy is None:
+        policy_path = getattr(settings, "sla_policy_path", None)
+        policy = load_policy(Path(policy_path) if policy_path else None)
     outbox = Outbox(session_factory, slack_client(settings, timeout=slack_timeout))
-    deps = Deps(session_factory=session_factory, answerer=answerer, outbox=outbox)
+    deps = Deps(
+        session_factory=session_factory,
+        answerer=answerer,
+        outbox=outbox,
+        classifier=SerialClassifier(classifier),
+        policy=policy,
+        triage_channel=settings.triage_channel,
+        helpdesk_timezone=getattr(settings, "helpdesk_timezone", None) or "Europe/Paris",
+        staff_language=getattr(settings, "staff_language", None) or "fr",
+    )
+    outbox.on_sent = partial(on_card_sent, deps)
     executor = ThreadPoolExecutor(
         max_workers=listener_threads, thread_name_prefix="comptoir-listener"
     )
@@ -117,4 +153,6 @@ def build_runtime(
         outbox=outbox,
         outbox_worker=OutboxWorker(outbox, idle_poll=worker_idle_poll),
         executor=executor,
+        deps=deps,
+        scheduler=build_scheduler(deps),
     )

@@ -29,6 +29,8 @@ THANKS = "thanks"
 TWIN = "twin"  # the app_mention / message pair: the other one carries the question
 UNKNOWN_CHANNEL = "unknown_channel"
 STAFF = "staff"
+TICKET = "ticket"  # judged a problem: a ticket was opened for it
+TICKET_REPLY = "ticket_reply"  # the seller wrote in a thread that has a ticket: no bot answer
 IGNORED = "ignored"
 FAILED = "failed"
 
@@ -212,11 +214,21 @@ class Intake:
     history: list[tuple[str, str | None]] = field(default_factory=list)
 
 
-def do_take_message(session: Session, *, message: IncomingMessage, now: datetime) -> Intake:
-    """Record the delivery and decide: duplicate, unknown channel, staff, thank-you, twin or a question.
+def do_take_message(
+    session: Session,
+    *,
+    message: IncomingMessage,
+    now: datetime,
+    author_is_staff: bool = False,
+    ticket_thread: bool = False,
+) -> Intake:
+    """Record the delivery and decide: duplicate, unknown channel, staff, ticket reply,
+    thank-you, twin or a question.
 
     The Question row is claimed here, before answering, so the twin `app_mention`/`message`
-    deliveries and concurrent processes give one answer.
+    deliveries and concurrent processes give one answer. A staff message or a reply in a
+    ticket's thread claims no question: only its `message` delivery counts, the `app_mention`
+    twin is dropped, so a mention in such a thread is still acted on once.
     """
     if not do_record_event(
         session,
@@ -237,11 +249,20 @@ def do_take_message(session: Session, *, message: IncomingMessage, now: datetime
         return decided(
             UNKNOWN_CHANNEL, f"channel {message.channel_id} is not in the seller directory"
         )
-    if message.user_id is not None and message.user_id == seller.account_manager_id:
-        return decided(STAFF, "the seller's account manager wrote; staff replies are not questions")
+    twin = message.event_type == "app_mention"
+    if author_is_staff or (
+        message.user_id is not None and message.user_id == seller.account_manager_id
+    ):
+        if twin:
+            return decided(TWIN, "staff mention: its message twin carries it", seller=seller)
+        return decided(STAFF, "staff wrote; staff replies are not questions", seller=seller)
     question_text = message.question_text
     if not question_text:
         return decided(IGNORED, "empty message")
+    if ticket_thread:
+        if twin:
+            return decided(TWIN, "reply mention: its message twin carries it", seller=seller)
+        return decided(TICKET_REPLY, "the seller replied in a ticket's thread", seller=seller)
     thanked = is_thank_you(question_text) and not message.files
     question_id = _claim_question(session, message=message, seller=seller, now=now, thanks=thanked)
     if question_id is None:

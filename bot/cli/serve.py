@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         settings = settings_of(ctx)
         runtime = build_runtime(settings, socket=socket)  # refuses placeholder secrets first
         runtime.outbox_worker.start()
+        runtime.start_scheduler()  # the SLA sweep, every minute (bot.scheduler.SCHEDULE)
         try:
             if socket:
                 from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.listeners import actions, events
+from bot.listeners import actions, events, home, triage
 from bot.listeners.deps import Deps
 
 logger = logging.getLogger(__name__)
@@ -18,6 +18,8 @@ __all__ = ["Deps", "register"]
 def register(app: App, deps: Deps) -> None:
     events.register(app, deps)
     actions.register(app, deps)
+    triage.register(app, deps)
+    home.register(app, deps)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The two buttons under an answer: "Resolved" and "I need a human"."""
+"""The two buttons under an answer: "Resolved" and "I need a human" (which opens a ticket)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from slack_bolt import Ack, App
 from bot import blocks
 from bot.listeners.answering import thread_key
 from bot.listeners.deps import Deps
+from bot.listeners.intake import QUESTION, classify, open_for_human
 from bot.listeners.parsing import Click, parse_click
 from routing import conversations
 from routing.db import transaction
@@ -41,6 +42,9 @@ def do_record_click(deps: Deps, click: Click) -> None:
                 "click on question %s from channel %s ignored", click.question_id, click.channel_id
             )
             return
+        # judged before anything is written; the hand-off ticket takes the classifier's
+        # level when it is above 1 (a "how do I…" that hid a suspended account)
+        judged = classify(deps, question.text) if click.kind == "human" else None
         if not conversations.do_record_feedback(
             session,
             question_id=question.id,
@@ -74,15 +78,20 @@ def do_record_click(deps: Deps, click: Click) -> None:
                 now=deps.clock(),
             )
         if click.kind == "human":
-            deps.outbox.enqueue(
-                session,
-                method="chat.postMessage",
-                payload={
-                    "channel": question.channel_id,
-                    "thread_ts": question.thread_ts,
-                    **blocks.handoff_message(ui_language),
-                },
-                ordering_key=key,
-                now=deps.clock(),
+            # the ticket card is the hand-off: number, level, when a human answers
+            opened = open_for_human(
+                deps, session, question, judged or QUESTION, actor_id=click.user_id
             )
+            if opened is None:  # the thread already has its ticket: say a human comes
+                deps.outbox.enqueue(
+                    session,
+                    method="chat.postMessage",
+                    payload={
+                        "channel": question.channel_id,
+                        "thread_ts": question.thread_ts,
+                        **blocks.handoff_message(ui_language),
+                    },
+                    ordering_key=key,
+                    now=deps.clock(),
+                )
     deps.outbox.wake()

@@ -8,6 +8,7 @@ answerer runs with no transaction open, so a slow model never holds a database l
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -16,17 +17,14 @@ from sqlalchemy.orm import Session
 from bot import blocks
 from bot.listeners.deps import Deps
 from bot.listeners.parsing import Ignored
+from bot.listeners.ticketing import thread_key
 from knowledge.types import Answer, Turn
 from routing import conversations
-from routing.conversations import IncomingMessage
+from routing.conversations import IncomingMessage, Intake
 from routing.db import transaction
+from routing.models import Question
 
 logger = logging.getLogger(__name__)
-
-
-def thread_key(channel_id: str, thread_ts: str) -> str:
-    """The outbox ordering key: one Slack thread's calls are delivered in order."""
-    return f"{channel_id}:{thread_ts}"
 
 
 def do_ignore(deps: Deps, ignored: Ignored) -> None:
@@ -47,9 +45,29 @@ def do_ignore(deps: Deps, ignored: Ignored) -> None:
 
 
 def do_answer_message(deps: Deps, message: IncomingMessage) -> None:
+    """The message as a plain question: claim it, answer it (no classification, no ticket)."""
+    intake = take_message(deps, message)
+    if intake.question is not None and intake.seller is not None:
+        answer_question(deps, message, intake)
+
+
+def take_message(
+    deps: Deps,
+    message: IncomingMessage,
+    *,
+    author_is_staff: bool = False,
+    ticket_thread: bool = False,
+) -> Intake:
+    """Record the delivery and, for a question, claim it and show the working reaction."""
     key = thread_key(message.channel_id, message.root_ts)
     with transaction(deps.session_factory) as session:
-        intake = conversations.do_take_message(session, message=message, now=deps.clock())
+        intake = conversations.do_take_message(
+            session,
+            message=message,
+            now=deps.clock(),
+            author_is_staff=author_is_staff,
+            ticket_thread=ticket_thread,
+        )
         if intake.question is not None:
             deps.outbox.enqueue(
                 session,
@@ -67,20 +85,38 @@ def do_answer_message(deps: Deps, message: IncomingMessage) -> None:
             logger.info("no answer in %s: %s", message.channel_id, intake.note)
         else:
             logger.debug("no answer to %s: %s (%s)", message.event_id, intake.status, intake.note)
-        return
-    deps.outbox.wake()
+    else:
+        deps.outbox.wake()
+    return intake
 
+
+def run_answerer(deps: Deps, message: IncomingMessage, intake: Intake) -> Answer:
+    """The answerer, with no transaction open (a slow model never holds a lock); raises."""
+    history = [Turn(question=q, answer=a) for q, a in intake.history]
+    return deps.answerer.answer(message.question_text, history=history)
+
+
+def answer_question(
+    deps: Deps,
+    message: IncomingMessage,
+    intake: Intake,
+    *,
+    on_no_answer: Callable[[Session, Question], object] | None = None,
+) -> Answer | None:
+    """Answer in the thread: text, sources, buttons; or an honest abstention. `on_no_answer`
+    runs in the transaction that posts an abstention or an apology (a human is promised)."""
+    assert intake.question is not None and intake.seller is not None
+    key = thread_key(message.channel_id, message.root_ts)
     question = intake.question
     ui_language = intake.seller.language
-    history = [Turn(question=q, answer=a) for q, a in intake.history]
     try:
-        answer = deps.answerer.answer(message.question_text, history=history)
+        answer = run_answerer(deps, message, intake)
     except Exception as exc:
         logger.exception("answering question %s failed", question.id)
-        _notify_failure(deps, message, question.id, ui_language, key, exc)
-        return
+        _notify_failure(deps, message, question, ui_language, key, exc, on_no_answer)
+        return None
 
-    citations = _citations(answer)
+    citations = citations_of(answer)
     card = blocks.AnswerCard(
         question_id=question.id,
         answered=answer.answered,
@@ -90,42 +126,57 @@ def do_answer_message(deps: Deps, message: IncomingMessage) -> None:
         citations=citations,
     )
     with transaction(deps.session_factory) as session:
-        conversations.do_record_answer(
-            session,
-            question_id=question.id,
-            event_id=message.event_id,
-            answered=answer.answered,
-            language=answer.language,
-            text=answer.text,
-            confidence=answer.confidence,
-            citations=citations,
-            mode=answer.mode,
-            now=deps.clock(),
-        )
+        record_answer(deps, session, message, question.id, answer)
         _queue_reply(deps, session, message, key, blocks.answer_message(card))
+        if not answer.answered and on_no_answer is not None:
+            on_no_answer(session, question)
     deps.outbox.wake()
+    return answer
 
 
-def _citations(answer: Answer) -> list[dict[str, Any]]:
+def record_answer(
+    deps: Deps, session: Session, message: IncomingMessage, question_id: int, answer: Answer
+) -> None:
+    conversations.do_record_answer(
+        session,
+        question_id=question_id,
+        event_id=message.event_id,
+        answered=answer.answered,
+        language=answer.language,
+        text=answer.text,
+        confidence=answer.confidence,
+        citations=citations_of(answer),
+        mode=answer.mode,
+        now=deps.clock(),
+    )
+
+
+def citations_of(answer: Answer) -> list[dict[str, Any]]:
     return [asdict(c) for c in answer.citations] if answer.answered else []
 
 
 def _queue_reply(
-    deps: Deps, session: Session, message: IncomingMessage, key: str, reply: blocks.Message
+    deps: Deps,
+    session: Session,
+    message: IncomingMessage,
+    key: str,
+    reply: blocks.Message | None,
 ) -> None:
+    """The reply (if any) in the thread, then the working reaction taken away."""
     now = deps.clock()
-    deps.outbox.enqueue(
-        session,
-        method="chat.postMessage",
-        payload={
-            "channel": message.channel_id,
-            "thread_ts": message.root_ts,
-            "unfurl_links": False,
-            **reply,
-        },
-        ordering_key=key,
-        now=now,
-    )
+    if reply is not None:
+        deps.outbox.enqueue(
+            session,
+            method="chat.postMessage",
+            payload={
+                "channel": message.channel_id,
+                "thread_ts": message.root_ts,
+                "unfurl_links": False,
+                **reply,
+            },
+            ordering_key=key,
+            now=now,
+        )
     deps.outbox.enqueue(
         session,
         method="reactions.remove",
@@ -142,18 +193,30 @@ def _queue_reply(
 def _notify_failure(
     deps: Deps,
     message: IncomingMessage,
-    question_id: int,
+    question: Question,
     ui_language: str,
     key: str,
     exc: Exception,
+    on_no_answer: Callable[[Session, Question], object] | None,
 ) -> None:
     """The seller hears that something broke and that a human takes over; the error is kept."""
     with transaction(deps.session_factory) as session:
         conversations.do_record_failure(
             session,
-            question_id=question_id,
+            question_id=question.id,
             event_id=message.event_id,
             error=f"{type(exc).__name__}: {exc}",
         )
         _queue_reply(deps, session, message, key, blocks.error_message(ui_language))
+        if on_no_answer is not None:
+            on_no_answer(session, question)
     deps.outbox.wake()
+
+
+def queue_reply(
+    deps: Deps,
+    session: Session,
+    message: IncomingMessage,
+    reply: blocks.Message | None,
+) -> None:
+    _queue_reply(deps, session, message, thread_key(message.channel_id, message.root_ts), reply)

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.outbox import Outbox
 from knowledge.types import Answerer
+from routing.classify import Classification
 from routing.db import utcnow
+from routing.sla_policy import SlaPolicy, load_policy
+
+
+class MessageClassifier(Protocol):
+    """routing.classify.Classifier, or a test's small fake with the same method."""
+
+    def classify(self, text: str) -> Classification: ...
+
+
+class SerialClassifier:
+    """One classification at a time: the shipped classifier loads its embedding model lazily,
+    on first use, and two listener threads must not both load it. A call takes ~50 ms."""
+
+    def __init__(self, inner: MessageClassifier) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+
+    def classify(self, text: str) -> Classification:
+        with self._lock:
+            return self.inner.classify(text)
 
 
 @dataclass
@@ -18,5 +41,10 @@ class Deps:
     session_factory: sessionmaker[Session]
     answerer: Answerer
     outbox: Outbox
+    classifier: MessageClassifier | None = None  # None: every message is a question (no tickets)
+    policy: SlaPolicy = field(default_factory=load_policy)
+    triage_channel: str | None = None
+    helpdesk_timezone: str = "Europe/Paris"  # deadlines are said in this zone
+    staff_language: str = "fr"  # triage cards, App Home, DMs to staff
     clock: Callable[[], datetime] = field(default=utcnow)
     working_reaction: str = "eyes"

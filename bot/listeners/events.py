@@ -1,4 +1,4 @@
-"""Message and app_mention listeners: parse, then hand to the answering flow.
+"""Message and app_mention listeners: parse, then hand to the intake (judge, answer or ticket).
 
 Bolt acknowledges events before these run (process_before_response=False), so Slack gets its
 200 at once and never retries because an answer took a few seconds.
@@ -10,8 +10,9 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.listeners.answering import do_answer_message, do_ignore
+from bot.listeners.answering import do_ignore
 from bot.listeners.deps import Deps
+from bot.listeners.intake import do_take_seller_message
 from bot.listeners.parsing import Ignored, parse_message
 
 
@@ -21,7 +22,7 @@ def register(app: App, deps: Deps) -> None:
         if isinstance(parsed, Ignored):
             do_ignore(deps, parsed)
         else:
-            do_answer_message(deps, parsed)
+            do_take_seller_message(deps, parsed)
 
     # a mention in a channel arrives twice (app_mention and message, same ts); the question
     # row's unique (channel, ts) makes the second one a no-op, whichever comes first

@@ -83,3 +83,81 @@ def parse_click(body: dict[str, Any], kind: str) -> Click | None:
         channel_id=container.get("channel_id") or (body.get("channel") or {}).get("id"),
         message_ts=container.get("message_ts") or (body.get("message") or {}).get("ts"),
     )
+
+
+@dataclass(frozen=True)
+class TicketAction:
+    """A click on a ticket's buttons (triage card or the seller's satisfaction question)."""
+
+    action_id: str
+    ticket_id: int
+    user_id: str
+    channel_id: str
+    message_ts: str | None
+    action_ts: str
+    level: int | None = None  # the chosen option of "Change level"
+
+    @property
+    def delivery_id(self) -> str:
+        """One click, however many times it is delivered (a double submit carries the same ts)."""
+        return f"act:{self.user_id}:{self.action_id}:{self.action_ts}"[:64]
+
+
+def parse_ticket_action(body: dict[str, Any]) -> TicketAction | None:
+    """None for a forged or malformed payload: no ticket id, no user, no channel, bad level."""
+    action = (body.get("actions") or [{}])[0]
+    action_id = str(action.get("action_id") or "")
+    level: int | None = None
+    if action.get("type") == "static_select":
+        raw_id = str(action.get("block_id") or "").removeprefix("ticket:")
+        try:
+            level = int(str((action.get("selected_option") or {}).get("value")))
+        except (TypeError, ValueError):
+            return None
+        if level not in (1, 2, 3):
+            return None
+    else:
+        raw_id = str(action.get("value") or "")
+    try:
+        ticket_id = int(raw_id)
+    except ValueError:
+        return None
+    container = body.get("container") or {}
+    user_id = (body.get("user") or {}).get("id")
+    channel_id = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    if not user_id or not channel_id:
+        return None
+    return TicketAction(
+        action_id=action_id,
+        ticket_id=ticket_id,
+        user_id=str(user_id),
+        channel_id=str(channel_id),
+        message_ts=container.get("message_ts") or (body.get("message") or {}).get("ts"),
+        action_ts=str(action.get("action_ts") or body.get("trigger_id") or ""),
+        level=level,
+    )
+
+
+@dataclass(frozen=True)
+class Command:
+    """`/comptoir <name> [arg]`; name "help" for anything not understood."""
+
+    name: str
+    number: int | None = None
+
+
+def parse_command(text: str) -> Command:
+    words = text.strip().lower().split()
+    if not words:
+        return Command("queue")
+    name, rest = words[0], words[1:]
+    if name in {"queue", "file"} and not rest:
+        return Command("queue")
+    if name in {"stats", "statistiques"} and not rest:
+        return Command("stats")
+    if name == "ticket" and len(rest) == 1:
+        try:
+            return Command("ticket", int(rest[0].lstrip("#")))
+        except ValueError:
+            return Command("help")
+    return Command("help")

@@ -24,15 +24,23 @@ from bot.settings import Settings
 from bot.slack_standin import SlackStandin
 from bot.wiring import Runtime, build_runtime
 from knowledge.types import Answer, Citation, Turn
+from routing.classify import Classification
 from routing.db import make_engine, make_sessionmaker, transaction
 from routing.models import Question, Seller, SlackEvent
+from routing.staff import do_add_staff
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "5e1f0c3a9b7d4e2f8a6c1b3d5e7f9a0b"
 SHOP_FR = "C0SHOPFR01"
 SHOP_EN = "C0SHOPEN01"
 STRANGER = "C0NOTASHOP"
+SHOP_NO_AM = "C0SHOPNOAM"  # a seller with no account manager on file
 ACCOUNT_MANAGER = "U0ACCTMGR1"
+TRIAGE = "C0TRIAGE01"
+AGENT = "U0AGENT0001"
+AGENT2 = "U0AGENT0002"
+LEAD = "U0LEAD00001"
+HEAD = "U0HEAD00001"
 T = TypeVar("T")
 
 
@@ -108,6 +116,28 @@ PHOTOS_EN = Answer(
 )
 
 
+@dataclass
+class FakeClassifier:
+    """Judges by keywords, like the shipped classifier would on these test messages, with no
+    model to load; one end-to-end test runs the real one. Records what it judged."""
+
+    seen: list[str] = field(default_factory=list)
+    fail: bool = False
+
+    def classify(self, text: str) -> Classification:
+        self.seen.append(text)
+        if self.fail:
+            raise RuntimeError("model file unreadable")
+        low = text.lower()
+        if any(w in low for w in ("suspendu", "suspended")):
+            return Classification("problem", 3, "account", 0.95, ["Level 3: account suspension"])
+        if any(w in low for w in ("versement", "payout", "bloquée", "blocked")):
+            return Classification("problem", 2, "payouts", 0.8, ["Level 2: payout problem"])
+        if "litige" in low or "dispute" in low:
+            return Classification("question", 2, "orders", 0.6, ["Level 2: a dispute"])
+        return Classification("question", 1, "other", 0.9, ["Level 1: a general question"])
+
+
 def default_answerer() -> FakeAnswerer:
     return FakeAnswerer(answers={"commission": COMMISSION_FR, "photo": PHOTOS_EN})
 
@@ -132,8 +162,24 @@ def seed_sellers(factory: sessionmaker[Session]) -> None:
                     tier="silver",
                     language="en",
                 ),
+                Seller(
+                    seller_id="S-NOAM",
+                    name="Atelier Sans Contact",
+                    channel_id=SHOP_NO_AM,
+                    account_manager_id=None,
+                    tier="bronze",
+                    language="fr",
+                ),
             ]
         )
+        for user_id, role in (
+            (AGENT, "agent"),
+            (AGENT2, "agent"),
+            (LEAD, "lead"),
+            (HEAD, "head"),
+            (ACCOUNT_MANAGER, "account_manager"),
+        ):
+            do_add_staff(s, user_id=user_id, role=role)
 
 
 @dataclass
@@ -213,10 +259,17 @@ def start_bot(
     engine.dispose()
     started: list[Bot] = []
 
-    def start(*, answerer: Any = None, worker: bool = True, slack_timeout: float = 0.5) -> Bot:
+    def start(
+        *,
+        answerer: Any = None,
+        classifier: Any = None,
+        worker: bool = True,
+        slack_timeout: float = 0.5,
+    ) -> Bot:
         runtime = build_runtime(
-            make_settings(migrated_url, slack, tmp_path),
+            make_settings(migrated_url, slack, tmp_path, triage_channel=TRIAGE),
             answerer=answerer if answerer is not None else default_answerer(),
+            classifier=classifier if classifier is not None else FakeClassifier(),
             run_migrations=False,
             slack_timeout=slack_timeout,
             worker_idle_poll=0.2,

@@ -120,7 +120,7 @@ def test_resolved_click_recorded_once_and_shown(start_bot: Callable[..., Bot]) -
     assert len(bot.slack.updates(channel=SHOP_FR)) == 1
 
 
-def test_human_click_recorded_and_promised_in_thread(bot: Bot) -> None:
+def test_human_click_opens_a_ticket_shown_in_thread(bot: Bot) -> None:
     root, answer_ts, qid = _answered(bot, SHOP_EN, "What size must product photos be?")
     click = sp.block_actions(
         action_id="answer_human", value=qid, channel=SHOP_EN, message_ts=answer_ts, thread_ts=root
@@ -129,7 +129,9 @@ def test_human_click_recorded_and_promised_in_thread(bot: Bot) -> None:
     handoff = bot.slack.wait_for(
         lambda: len(bot.slack.posts(thread_ts=root)) == 2 and bot.slack.posts(thread_ts=root)
     )[1]
-    assert "A member of the help desk will take it from here" in handoff.params["text"]
+    # the hand-off is the ticket card: number, level, when a human answers (English seller)
+    assert "Ticket *#1001* opened · level 1." in handoff.params["text"]
+    assert "A member of the team will answer " in handoff.params["text"]
     update = bot.slack.wait_for(lambda: bot.slack.updates(ts=answer_ts))[0]
     assert "You asked for a human" in str(update.params["blocks"])
     bot.send(click)
