@@ -255,13 +255,82 @@ def block_actions(
     }
 
 
+def select_action(
+    *,
+    action_id: str,
+    block_id: str,
+    value: str,
+    channel: str,
+    message_ts: str,
+    user: str,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """`block_actions` for a choice in a static_select (e.g. "Change level" → "3")."""
+    body = block_actions(
+        action_id=action_id,
+        value=value,
+        channel=channel,
+        message_ts=message_ts,
+        user=user,
+        block_id=block_id,
+    )
+    option = {"text": {"type": "plain_text", "text": label or value, "emoji": True}, "value": value}
+    body["actions"] = [
+        {
+            "type": "static_select",
+            "action_id": action_id,
+            "block_id": block_id,
+            "selected_option": option,
+            "placeholder": {"type": "plain_text", "text": "…", "emoji": True},
+            "action_ts": f"{time.time():.6f}",
+        }
+    ]
+    return body
+
+
+def app_home_opened(*, user: str, tab: str = "home") -> dict[str, Any]:
+    """`app_home_opened`: a person opened the app's Home (or Messages) tab."""
+    ts = new_ts()
+    return envelope(
+        {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": "D" + uuid.uuid4().hex[:10].upper(),
+            "tab": tab,
+            "event_ts": ts,
+        }
+    )
+
+
+def slash_command(
+    *, text: str, user: str, command: str = "/comptoir", channel: str = "C0SOMEWHERE"
+) -> str:
+    """A slash command as Slack POSTs it: form-encoded fields, not JSON."""
+    fields = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": TEAM_ID,
+        "team_domain": "comptoir",
+        "channel_id": channel,
+        "channel_name": channel.lower(),
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": API_APP_ID,
+        "is_enterprise_install": "false",
+        "response_url": f"https://hooks.slack.com/commands/{TEAM_ID}/{uuid.uuid4().int % 10**12}/{uuid.uuid4().hex}",
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+    }
+    return urlencode(fields)
+
+
 def encode(body_or_payload: str | dict[str, Any]) -> tuple[str, str]:
     """(body, content type): interactivity payloads are form-encoded `payload=`, events are JSON."""
     if isinstance(body_or_payload, str):
         kind = (
-            "application/x-www-form-urlencoded"
-            if body_or_payload.startswith("payload=")
-            else "application/json"
+            "application/json"
+            if body_or_payload.lstrip().startswith(("{", "["))
+            else "application/x-www-form-urlencoded"  # interactivity `payload=`, slash commands
         )
         return body_or_payload, kind
     if body_or_payload.get("type") in {

@@ -30,7 +30,12 @@ from urllib.parse import parse_qsl
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_JSON_FIELDS = ("blocks", "attachments", "metadata")  # form bodies carry these as JSON strings
+_JSON_FIELDS = (
+    "blocks",
+    "attachments",
+    "metadata",
+    "view",
+)  # form bodies carry these as JSON strings
 
 
 @dataclass(frozen=True)
@@ -360,6 +365,22 @@ class SlackStandin:
         if not p.get("channel") or not p.get("user"):
             return {"ok": False, "error": "user_not_in_channel"}
         return {"ok": True, "message_ts": self._next_ts()}
+
+    def _api_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        view = p.get("view")
+        if isinstance(view, str):
+            with contextlib.suppress(json.JSONDecodeError):
+                view = json.loads(view)
+        if not p.get("user_id") or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        if view.get("type") != "home" or len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {"id": "V" + self._next_ts().replace(".", ""), **view}}
+
+    def ephemerals(self, *, user: str | None = None) -> list[Call]:
+        return [
+            c for c in self.calls("chat.postEphemeral") if user is None or c.get("user") == user
+        ]
 
     def _reaction_key(self, p: dict[str, Any]) -> tuple[str, str, str]:
         return (str(p.get("channel")), str(p.get("timestamp")), str(p.get("name")))

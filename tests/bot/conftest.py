@@ -26,7 +26,7 @@ from bot.wiring import Runtime, build_runtime
 from knowledge.types import Answer, Citation, Turn
 from routing.classify import Classification
 from routing.db import make_engine, make_sessionmaker, transaction
-from routing.models import Question, Seller, SlackEvent
+from routing.models import Question, Seller, SlackEvent, Ticket, TicketEvent
 from routing.staff import do_add_staff
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -218,6 +218,29 @@ class Bot:
     def questions(self) -> list[Question]:
         with self.factory() as s:
             return list(s.scalars(select(Question).order_by(Question.id)))
+
+    def tickets(self) -> list[Ticket]:
+        with self.factory() as s:
+            return list(s.scalars(select(Ticket).order_by(Ticket.number)))
+
+    def wait_ticket(self, probe: Callable[[Ticket], bool] = bool, *, number: int = 1001) -> Ticket:
+        """The ticket once `probe` holds for it (e.g. its triage card's ts is known)."""
+
+        def get() -> Ticket | None:
+            with self.factory() as s:
+                t = s.scalar(select(Ticket).where(Ticket.number == number))
+                return t if t is not None and probe(t) else None
+
+        return poll(get, what=f"ticket #{number}")
+
+    def ticket_events(self, ticket_id: int) -> list[tuple[str, str | None]]:
+        with self.factory() as s:
+            rows = s.scalars(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket_id)
+                .order_by(TicketEvent.id)
+            )
+            return [(e.kind, e.actor_id) for e in rows]
 
     def close(self) -> None:
         """Stop serving and wait for running listeners to finish (idempotent)."""
