@@ -1,0 +1,161 @@
+"""`comptoir staff|tickets|sla|report` against a real database, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from bot.cli import app
+from routing import tickets
+from routing.db import transaction
+from routing.models import Question
+from tests.routing.helpdesk_fixtures import add_seller, open_ticket
+
+START = datetime(2026, 3, 2, 9, tzinfo=UTC)
+COMPTOIR = Path(sys.executable).with_name("comptoir")
+Invoke = Callable[..., str]
+
+
+@pytest.fixture
+def cli(migrated_url: str, tmp_path: Path) -> Invoke:
+    runner = CliRunner()
+    env = {"COMPTOIR_DATABASE_URL": migrated_url, "COMPTOIR_DATA_DIR": str(tmp_path / "data")}
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == code, (result.stdout, result.stderr)
+        return result.stdout if code == 0 else result.stderr
+
+    return invoke
+
+
+def _seed(factory: sessionmaker[Session]) -> tuple[int, int]:
+    with transaction(factory) as s:
+        seller = add_seller(s)
+        urgent = open_ticket(s, seller, now=START, level=3, thread_ts="1.1")
+        calm = open_ticket(s, seller, now=START, level=2, thread_ts="1.2")
+        tickets.do_claim(s, ticket_id=calm.id, user_id="U0AGENT01", now=START)
+        s.add(
+            Question(
+                seller_id="S1",
+                channel_id=seller.channel_id,
+                message_ts="5.0",
+                thread_ts="5.0",
+                text="Comment exporter mes factures ?",
+                language="fr",
+                answered=False,
+                created_at=START,
+            )
+        )
+        return urgent.number, calm.number
+
+
+def test_staff_add_and_list(cli: Invoke, session_factory: sessionmaker[Session]) -> None:
+    assert (
+        cli("staff", "add", "U0LEAD001", "--role", "lead", "--name", "Léa") == "U0LEAD001 is lead\n"
+    )
+    cli("staff", "add", "U0AGENT01", "--role", "agent")
+    listed = json.loads(cli("staff", "list", "--json"))
+    assert listed == [
+        {"user_id": "U0AGENT01", "role": "agent", "name": None},
+        {"user_id": "U0LEAD001", "role": "lead", "name": "Léa"},
+    ]
+    assert "role 'boss' is not one of" in cli("staff", "add", "U0X123456", "--role", "boss", code=2)
+    assert "not a Slack user id" in cli("staff", "add", "bob", "--role", "agent", code=2)
+
+
+def test_tickets_list_and_show(cli: Invoke, session_factory: sessionmaker[Session]) -> None:
+    urgent, calm = _seed(session_factory)
+    listed = json.loads(cli("tickets", "list", "--json"))
+    assert [t["number"] for t in listed] == [urgent, calm]
+    first = listed[0]
+    assert (first["seller_id"], first["level"], first["category"], first["status"]) == (
+        "S1",
+        3,
+        "payout",
+        "open",
+    )
+    assert first["owner_id"] is None and listed[1]["owner_id"] == "U0AGENT01"
+    assert first["deadlines"]["first_response"] == (START + timedelta(hours=1)).isoformat()
+    claimed = json.loads(cli("tickets", "list", "--status", "claimed", "--json"))
+    assert [t["number"] for t in claimed] == [calm]
+    assert "status 'closed' is not one of" in cli("tickets", "list", "--status", "closed", code=2)
+    text = cli("tickets", "list")
+    assert text.splitlines()[0].startswith(f"#{urgent}\tL3\topen\t-\tS1")
+
+    shown = json.loads(cli("tickets", "show", str(calm), "--json"))
+    assert [e["kind"] for e in shown["events"]] == ["opened", "claimed"]
+    assert shown["events"][1]["actor_id"] == "U0AGENT01"
+    assert {c["target"] for c in shown["clocks"]} == {"first_response", "resolution"}
+    assert "claimed by U0AGENT01" in cli("tickets", "show", str(calm))
+    assert "no ticket #9999" in cli("tickets", "show", "9999", code=1)
+
+
+def test_sla_sweep_prints_what_fired_once(
+    cli: Invoke, session_factory: sessionmaker[Session]
+) -> None:
+    urgent, _calm = _seed(session_factory)
+    at = (START + timedelta(hours=2)).isoformat()
+    fired = json.loads(cli("sla", "sweep", "--now", at, "--json"))
+    assert [(a["number"], a["kind"], a["target"]) for a in fired] == [
+        (urgent, "breach", "first_response")
+    ]
+    assert fired[0]["escalate_to"] == ["helpdesk_lead", "account_manager", "head_of_marketplace"]
+    assert json.loads(cli("sla", "sweep", "--now", at, "--json")) == []
+    assert cli("sla", "sweep", "--now", at).endswith(
+        "0 alert(s) fired at 2026-03-02T11:00:00+00:00\n"
+    )
+    assert "is not an ISO-8601" in cli("sla", "sweep", "--now", "yesterday", code=2)
+
+
+def test_report_and_gaps(cli: Invoke, session_factory: sessionmaker[Session]) -> None:
+    _seed(session_factory)
+    now = (START + timedelta(hours=2)).isoformat()
+    cli("sla", "sweep", "--now", now)
+    figures = json.loads(cli("report", "--since", "2026-03-01", "--now", now, "--json"))
+    assert figures["tickets"] == {"opened": 2, "resolved": 0}
+    assert figures["deflection"] == {"questions": 1, "deflected": 0, "rate": 0.0}
+    assert {(r["level"], r["target"]): r["total"] for r in figures["sla"]} == {
+        (3, "first_response"): 1
+    }
+    assert figures["open_by_age"]["1-4h"] == 2
+    assert "SLA L3 first_response: 0/1 met (0%)" in cli(
+        "report", "--since", "2026-03-01", "--now", now
+    )
+    gaps = json.loads(
+        cli("report", "gaps", "--since", "2026-03-01", "--now", now, "--keywords", "--json")
+    )
+    assert gaps == [
+        {
+            "topic": "exporter facture",
+            "count": 1,
+            "example": "Comment exporter mes factures ?",
+            "question_ids": gaps[0]["question_ids"],
+        }
+    ]
+    assert "is after now" in cli("report", "--since", "2027-01-01", "--now", now, code=2)
+
+
+def test_the_installed_command_runs_a_sweep(migrated_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPTOIR_")}
+    env["COMPTOIR_DATABASE_URL"] = migrated_url
+    env["COMPTOIR_DATA_DIR"] = str(tmp_path)
+    proc = subprocess.run(
+        [str(COMPTOIR), "sla", "sweep", "--now", "2026-03-02T09:00:00Z", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
