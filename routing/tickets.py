@@ -9,9 +9,8 @@ TicketError with a sentence a person can act on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,8 +18,18 @@ from sqlalchemy.orm import Session
 
 from routing import sla_clocks
 from routing.calendars import check_aware
-from routing.models import RelevelExample, Seller, Ticket, TicketEvent
-from routing.sla_policy import SlaPolicy, UnknownLevelError
+from routing.models import RelevelExample, Seller, Ticket
+from routing.sla_policy import SlaPolicy
+from routing.ticket_base import (  # noqa: F401  (errors and helpers, re-exported)
+    ClaimResult,
+    NotStaff,
+    TicketError,
+    append_event,
+    check_level,
+    do_link_slack,
+    do_record_event,
+    load_ticket,
+)
 from routing.ticket_queries import (  # noqa: F401  (the read side, re-exported)
     STATUSES,
     TicketState,
@@ -33,112 +42,15 @@ from routing.ticket_queries import (  # noqa: F401  (the read side, re-exported)
     replay,
     ticket_for_thread,
 )
+from routing.ticket_replies import (  # noqa: F401  (re-exported: tickets.do_staff_replied …)
+    do_seller_replied,
+    do_staff_replied,
+    do_wait_on_seller,
+)
 
 KINDS = ("question", "problem")
 FIRST_NUMBER = 1001
 SUMMARY_CHARS = 2000
-
-
-class TicketError(ValueError):
-    """An action the ticket's state does not allow, or a bad value; says which."""
-
-
-class NotStaff(TicketError):
-    """Only staff may claim, re-level, wait on the seller or resolve."""
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    won: bool
-    owner_id: str
-    ticket: Ticket | None = None
-
-
-def _event(
-    session: Session,
-    ticket: Ticket,
-    kind: str,
-    *,
-    now: datetime,
-    actor_id: str | None = None,
-    data: dict[str, Any] | None = None,
-    slack_channel: str | None = None,
-    slack_ts: str | None = None,
-) -> TicketEvent:
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        at=now,
-        actor_id=actor_id,
-        kind=kind,
-        data=data or {},
-        slack_channel=slack_channel or (ticket.channel_id if slack_ts else None),
-        slack_ts=slack_ts,
-    )
-    session.add(event)
-    ticket.updated_at = now
-    return event
-
-
-def _load(session: Session, ticket_id: int) -> Ticket:
-    """The ticket row, locked on PostgreSQL (FOR UPDATE) and re-read: concurrent actions on
-    one ticket happen one after the other."""
-    ticket = session.get(Ticket, ticket_id, with_for_update=True, populate_existing=True)
-    if ticket is None:
-        raise TicketError(f"no ticket with id {ticket_id}")
-    return ticket
-
-
-def _check_level(policy: SlaPolicy, level: int) -> None:
-    try:
-        policy.targets(level)
-    except UnknownLevelError as exc:
-        raise TicketError(str(exc)) from exc
-
-
-def do_record_event(
-    session: Session,
-    *,
-    ticket_id: int,
-    kind: str,
-    now: datetime,
-    actor_id: str | None = None,
-    data: dict[str, Any] | None = None,
-    slack_channel: str | None = None,
-    slack_ts: str | None = None,
-) -> TicketEvent:
-    """An event that changes no state (an escalation told, an escalation gap, a note)."""
-    ticket = _load(session, ticket_id)
-    return _event(
-        session,
-        ticket,
-        kind,
-        now=check_aware(now, "now"),
-        actor_id=actor_id,
-        data=data,
-        slack_channel=slack_channel,
-        slack_ts=slack_ts,
-    )
-
-
-def do_link_slack(
-    session: Session,
-    *,
-    ticket_id: int,
-    now: datetime,
-    seller_card_ts: str | None = None,
-    triage_channel: str | None = None,
-    triage_ts: str | None = None,
-) -> Ticket:
-    """Remember where the ticket's cards are (the seller thread's card, the triage post)."""
-    ticket = _load(session, ticket_id)
-    if seller_card_ts is not None:
-        ticket.seller_card_ts = seller_card_ts
-    if triage_channel is not None:
-        ticket.triage_channel = triage_channel
-    if triage_ts is not None:
-        ticket.triage_ts = triage_ts
-    ticket.updated_at = check_aware(now, "now")
-    return ticket
 
 
 def do_open_ticket(
@@ -166,7 +78,7 @@ def do_open_ticket(
         return existing
     if kind not in KINDS:
         raise TicketError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
-    _check_level(policy, level)
+    check_level(policy, level)
     if not category:
         raise TicketError("a ticket needs a category")
     ticket = None
@@ -205,7 +117,7 @@ def do_open_ticket(
         break
     if ticket is None:
         raise TicketError("could not allocate a ticket number; try again")
-    _event(
+    append_event(
         session,
         ticket,
         "opened",
@@ -247,9 +159,9 @@ def do_claim(session: Session, *, ticket_id: int, user_id: str, now: datetime) -
         )
         .returning(t.id)
     ).first()
-    ticket = _load(session, ticket_id)
+    ticket = load_ticket(session, ticket_id)
     if changed is not None:
-        _event(session, ticket, "claimed", now=now, actor_id=user_id)
+        append_event(session, ticket, "claimed", now=now, actor_id=user_id)
         session.flush()
         return ClaimResult(won=True, owner_id=user_id, ticket=ticket)
     if ticket.status == "resolved":
@@ -295,8 +207,8 @@ def do_relevel(
     carried over (a Level 3 found late gets its full hour from now, not a breach at once).
     Keeps the ticket's text with its new label for retraining. Same level: no-op."""
     now = check_aware(now, "now")
-    _check_level(policy, level)
-    ticket = _load(session, ticket_id)
+    check_level(policy, level)
+    ticket = load_ticket(session, ticket_id)
     if ticket.status == "resolved":
         raise TicketError(f"ticket #{ticket.number} is resolved; reopen it to change its level")
     if level == ticket.level and (category is None or category == ticket.category):
@@ -317,7 +229,7 @@ def do_relevel(
             at=now,
         )
     )
-    _event(
+    append_event(
         session,
         ticket,
         "relevelled",
@@ -335,102 +247,6 @@ def do_relevel(
     return ticket
 
 
-def do_wait_on_seller(
-    session: Session, *, ticket_id: int, user_id: str, now: datetime, policy: SlaPolicy
-) -> Ticket:
-    """Pause the running clocks until the seller writes again."""
-    now = check_aware(now, "now")
-    ticket = _load(session, ticket_id)
-    if ticket.status == "waiting_on_seller":
-        return ticket
-    if ticket.status == "resolved":
-        raise TicketError(f"ticket #{ticket.number} is resolved; it cannot wait on the seller")
-    paused = []
-    for clock in sla_clocks.active_clocks(session, ticket_id=ticket.id):
-        if clock.status == sla_clocks.RUNNING:
-            sla_clocks.pause(clock, now=now, policy=policy)
-            paused.append(clock.target)
-    ticket.status = "waiting_on_seller"
-    _event(session, ticket, "waiting_on_seller", now=now, actor_id=user_id, data={"paused": paused})
-    session.flush()
-    return ticket
-
-
-def do_seller_replied(
-    session: Session,
-    *,
-    ticket_id: int,
-    now: datetime,
-    policy: SlaPolicy,
-    slack_ts: str | None = None,
-    user_id: str | None = None,
-) -> Ticket:
-    """The seller wrote in the thread: paused clocks resume with the budget they had left;
-    after a first response, the next_response clock starts (once, until staff answers).
-    On a resolved ticket the message is only recorded (reopening is the seller's "no")."""
-    now = check_aware(now, "now")
-    ticket = _load(session, ticket_id)
-    data: dict[str, Any] = {}
-    if ticket.status != "resolved":
-        active = sla_clocks.active_clocks(session, ticket_id=ticket.id)
-        if ticket.status == "waiting_on_seller":
-            for clock in active:
-                sla_clocks.resume(clock, now=now, policy=policy)
-            ticket.status = "claimed" if ticket.owner_id else "open"
-            data["resumed"] = [c.target for c in active]
-        has_next = any(c.target == "next_response" for c in active)
-        if ticket.first_response_at is not None and not has_next:
-            sla_clocks.start_clock(
-                session,
-                ticket_id=ticket.id,
-                target="next_response",
-                level=ticket.level,
-                now=now,
-                policy=policy,
-            )
-            data["started"] = ["next_response"]
-    _event(
-        session, ticket, "seller_replied", now=now, actor_id=user_id, data=data, slack_ts=slack_ts
-    )
-    session.flush()
-    return ticket
-
-
-def do_staff_replied(
-    session: Session,
-    *,
-    ticket_id: int,
-    user_id: str,
-    now: datetime,
-    policy: SlaPolicy,
-    slack_ts: str | None = None,
-) -> Ticket:
-    """A staff reply in the seller's thread is the response: it meets the first_response
-    (sets first_response_at) and next_response clocks."""
-    now = check_aware(now, "now")
-    ticket = _load(session, ticket_id)
-    met = []
-    if ticket.status != "resolved":
-        for clock in sla_clocks.active_clocks(
-            session, ticket_id=ticket.id, targets=("first_response", "next_response")
-        ):
-            sla_clocks.stop(clock, now=now, policy=policy, status=sla_clocks.MET)
-            met.append(clock.target)
-        if ticket.first_response_at is None:
-            ticket.first_response_at = now
-    _event(
-        session,
-        ticket,
-        "staff_replied",
-        now=now,
-        actor_id=user_id,
-        data={"met": met},
-        slack_ts=slack_ts,
-    )
-    session.flush()
-    return ticket
-
-
 def do_resolve(
     session: Session,
     *,
@@ -441,7 +257,7 @@ def do_resolve(
 ) -> Ticket:
     """Resolve: the resolution clock is met, every other clock stops (cancelled)."""
     now = check_aware(now, "now")
-    ticket = _load(session, ticket_id)
+    ticket = load_ticket(session, ticket_id)
     if ticket.status == "resolved":
         return ticket
     policy = _policy(policy)
@@ -456,7 +272,7 @@ def do_resolve(
     ticket.status = "resolved"
     ticket.resolved_at = now
     ticket.satisfaction = None  # each resolution asks the seller once
-    _event(
+    append_event(
         session,
         ticket,
         "resolved",
@@ -489,7 +305,7 @@ def do_reopen(
     """Back to open (claimed if it has an owner), with a new resolution clock and the
     response clock the seller is now owed (first or next)."""
     now = check_aware(now, "now")
-    ticket = _load(session, ticket_id)
+    ticket = load_ticket(session, ticket_id)
     if ticket.status != "resolved":
         raise TicketError(f"ticket #{ticket.number} is not resolved (it is {ticket.status})")
     ticket.status = "claimed" if ticket.owner_id else "open"
@@ -499,7 +315,9 @@ def do_reopen(
         sla_clocks.start_clock(
             session, ticket_id=ticket.id, target=target, level=ticket.level, now=now, policy=policy
         )
-    _event(session, ticket, "reopened", now=now, actor_id=actor_id, data={"started": [response]})
+    append_event(
+        session, ticket, "reopened", now=now, actor_id=actor_id, data={"started": [response]}
+    )
     session.flush()
     return ticket
 
@@ -516,13 +334,15 @@ def do_record_satisfaction(
     """The seller's answer to "is it solved?": "no" reopens. Once per resolution: a second
     click (or a retried delivery) changes nothing."""
     now = check_aware(now, "now")
-    ticket = _load(session, ticket_id)
+    ticket = load_ticket(session, ticket_id)
     if ticket.satisfaction is not None:
         return ticket
     if ticket.status != "resolved":
         raise TicketError(f"ticket #{ticket.number} is not resolved; there is nothing to rate")
     ticket.satisfaction = "yes" if solved else "no"
-    _event(session, ticket, "satisfaction", now=now, actor_id=user_id, data={"solved": solved})
+    append_event(
+        session, ticket, "satisfaction", now=now, actor_id=user_id, data={"solved": solved}
+    )
     session.flush()
     if not solved:
         do_reopen(session, ticket_id=ticket.id, now=now, policy=policy, actor_id=user_id)
