@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from routing import migrate, staff, tickets
 from routing.db import make_engine, make_sessionmaker, transaction
-from routing.models import RelevelExample, SlaClock, Ticket
+from routing.models import RelevelExample, Seller, SlaClock, Ticket, TicketEvent
 from tests.routing.helpdesk_fixtures import POLICY, add_seller, open_ticket, paris
 
 MON_10 = paris(2026, 3, 2, 10)  # Monday 2 March 2026, 10:00 Paris (09:00 UTC)
@@ -346,3 +346,42 @@ def test_clock_rows_belong_to_their_ticket(session_factory: sessionmaker[Session
             ).all()
         )
         assert statuses == {a.id: "met", b.id: "running"}
+
+
+def test_concurrent_openings_on_postgresql_get_one_ticket_per_thread(postgres_url: str) -> None:
+    migrate.upgrade(postgres_url)
+    engine = make_engine(postgres_url, pool_size=8)
+    factory = make_sessionmaker(engine)
+    with transaction(factory) as s:
+        add_seller(s)
+    # Four deliveries of the same thread (Slack retries, two replicas) and four new threads.
+    threads_ts = ["1.0"] * 4 + ["2.0", "3.0", "4.0", "5.0"]
+    barrier = threading.Barrier(len(threads_ts))
+    numbers: list[tuple[str, int]] = []
+    errors: list[BaseException] = []
+
+    def open_one(ts: str) -> None:
+        try:
+            with transaction(factory) as s:
+                seller = s.get(Seller, "S1")
+                assert seller is not None
+                barrier.wait(timeout=10)
+                numbers.append((ts, open_ticket(s, seller, now=MON_10, thread_ts=ts).number))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=open_one, args=(ts,)) for ts in threads_ts]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert not errors, errors
+    by_thread: dict[str, set[int]] = {}
+    for ts, number in numbers:
+        by_thread.setdefault(ts, set()).add(number)
+    assert all(len(v) == 1 for v in by_thread.values()), by_thread
+    assert sorted(n for v in by_thread.values() for n in v) == list(range(1001, 1006))
+    with transaction(factory) as s:
+        opened = s.scalars(select(TicketEvent).where(TicketEvent.kind == "opened")).all()
+        assert len(opened) == 5
+    engine.dispose()
