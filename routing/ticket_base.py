@@ -54,9 +54,13 @@ def append_event(
 
 
 def load_ticket(session: Session, ticket_id: int) -> Ticket:
-    """The ticket row, locked on PostgreSQL (FOR UPDATE) and re-read: concurrent actions on
-    one ticket happen one after the other."""
-    ticket = session.get(Ticket, ticket_id, with_for_update=True, populate_existing=True)
+    """The ticket row, locked on PostgreSQL and re-read: concurrent actions on one ticket
+    happen one after the other. FOR NO KEY UPDATE, not FOR UPDATE: a sweep holding a clock
+    row inserts an event whose foreign key takes KEY SHARE on this ticket, and the two must
+    not wait on each other (a deadlock otherwise)."""
+    ticket = session.get(
+        Ticket, ticket_id, with_for_update={"key_share": True}, populate_existing=True
+    )
     if ticket is None:
         raise TicketError(f"no ticket with id {ticket_id}")
     return ticket

@@ -326,3 +326,53 @@ def test_two_sweepers_at_once_never_fire_the_same_alert(postgres_url: str) -> No
         )
         assert count == n
     engine.dispose()
+
+
+def test_a_sweep_and_a_staff_action_on_the_same_ticket_do_not_deadlock(postgres_url: str) -> None:
+    """The staff action holds the ticket row while the sweep claims its clock and records the
+    event (whose foreign key needs a share lock on that same ticket row)."""
+    migrate.upgrade(postgres_url)
+    engine = make_engine(postgres_url, pool_size=4)
+    factory = make_sessionmaker(engine)
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    with transaction(factory) as s:
+        ticket_id = open_ticket(s, add_seller(s), now=start, level=3).id
+    now = start + timedelta(minutes=50)
+    ticket_locked, swept = threading.Event(), threading.Event()
+    alerts: list[sla_clocks.SlaAlert] = []
+    errors: list[BaseException] = []
+
+    def staff() -> None:
+        try:
+            with transaction(factory) as s:
+                tickets.load_ticket(s, ticket_id)
+                ticket_locked.set()
+                swept.wait(timeout=5)  # the sweep got through while we hold the ticket
+                tickets.do_staff_replied(
+                    s, ticket_id=ticket_id, user_id="U0AGENT01", now=now, policy=POLICY
+                )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def sweeper() -> None:
+        try:
+            ticket_locked.wait(timeout=10)
+            with transaction(factory) as s:
+                alerts.extend(sla_clocks.sweep(s, now=now, policy=POLICY))
+                swept.set()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=staff), threading.Thread(target=sweeper)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=30)
+    assert not errors, errors
+    assert swept.is_set(), "the sweep waited on the staff action's ticket lock"
+    assert _fired(alerts) == [("warning", "first_response")]
+    with transaction(factory) as s:
+        assert _clock(s, ticket_id, "first_response").status == "met"
+        kinds = [e.kind for e in tickets.events_of(s, ticket_id=ticket_id)]
+        assert kinds == ["opened", "sla_warning", "staff_replied"]
+    engine.dispose()
