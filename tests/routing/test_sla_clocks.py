@@ -80,6 +80,12 @@ def test_daylight_saving_change(session_factory: sessionmaker[Session]) -> None:
         start = datetime(2026, 3, 28, 12, tzinfo=UTC)
         urgent = open_ticket(s, seller, now=start, level=3, thread_ts="1.2")
         assert _clock(s, urgent.id, "resolution").deadline_at == start + timedelta(hours=24)
+        # Autumn: Friday 23 October 17:00 CEST (15:00 UTC), 2 business hours → Monday 26
+        # October 10:00 CET, which is 09:00 UTC (the wall clock went back an hour).
+        autumn = open_ticket(s, seller, now=paris(2026, 10, 23, 17), level=1, thread_ts="1.3")
+        assert paris(2026, 10, 23, 17) == datetime(2026, 10, 23, 15, tzinfo=UTC)
+        deadline = _clock(s, autumn.id, "first_response").deadline_at
+        assert deadline == datetime(2026, 10, 26, 9, tzinfo=UTC)
 
 
 def test_pause_carries_used_time_and_resume_reschedules(
