@@ -70,6 +70,9 @@ def notify_sla_alert(deps: Deps, session: Session, alert: SlaAlert, *, now: date
         due=_when(deps, alert, now=now),
         staff_language=deps.staff_language,
     )
+    # queued for delivery now: `now` is the sweep's instant, which a test (or a catch-up
+    # after downtime) may set apart from the wall clock the outbox runs on
+    queued_at = deps.clock()
     ticket = session.get(Ticket, alert.ticket_id)
     channel = (ticket.triage_channel if ticket else None) or deps.triage_channel
     if channel:
@@ -81,7 +84,7 @@ def notify_sla_alert(deps: Deps, session: Session, alert: SlaAlert, *, now: date
             method="chat.postMessage",
             payload=payload,
             ordering_key=triage_key(alert.ticket_id),
-            now=now,
+            now=queued_at,
         )
     for user_id in recipients(session, alert):
-        dm(deps, session, user_id=user_id, message=message, now=now)
+        dm(deps, session, user_id=user_id, message=message, now=queued_at)

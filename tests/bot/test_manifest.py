@@ -7,27 +7,33 @@ from pathlib import Path
 import yaml
 
 from bot import slack_payloads as sp
-from tests.bot.conftest import SHOP_FR, SQLITE_ONLY, Bot
+from tests.bot.conftest import SHOP_FR, SHOP_NO_AM, SQLITE_ONLY, TRIAGE, Bot
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
-# Slack's documented scope per Web API method and per event
+# Slack's documented scope per Web API method and per event (None: no scope needed)
 METHOD_SCOPE = {
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
     "reactions.add": "reactions:write",
     "reactions.remove": "reactions:write",
+    "views.publish": None,
     "auth.test": None,
 }
 EVENT_SCOPE = {
     "message.channels": "channels:history",
     "message.groups": "groups:history",
     "app_mention": "app_mentions:read",
+    "app_home_opened": None,
 }
+COMMAND_SCOPE = "commands"
 
 
 @SQLITE_ONLY
 def test_manifest_scopes_are_the_ones_used(bot: Bot) -> None:
     manifest = yaml.safe_load(MANIFEST.read_text())
+    # every surface once: an answer and its hand-off, a Level 3 with a DM, a refused click,
+    # the Home tab and the slash command
     body = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
     bot.send(body)
     post = bot.slack.wait_for(lambda: bot.slack.posts(channel=SHOP_FR))[0]
@@ -38,16 +44,33 @@ def test_manifest_scopes_are_the_ones_used(bot: Bot) -> None:
         )
     )
     bot.slack.wait_for(lambda: bot.slack.updates())
+    bot.send(sp.message_event(channel=SHOP_NO_AM, text="Mon compte est suspendu"))
+    ticket = bot.wait_ticket(lambda t: t.triage_ts is not None)
+    bot.send(
+        sp.block_actions(
+            action_id="ticket_claim",
+            value=str(ticket.id),
+            channel=TRIAGE,
+            message_ts=str(ticket.triage_ts),
+            user="U0SELLER1",
+        )
+    )
+    bot.send(sp.app_home_opened(user="U0SELLER1"))
+    assert bot.send(sp.slash_command(text="queue", user="U0SELLER1")).status_code == 200
+    bot.slack.wait_for(lambda: bot.slack.calls("views.publish") and bot.slack.ephemerals())
     bot.close()
 
     used = {c.method for c in bot.slack.requests()}
-    assert used <= set(METHOD_SCOPE), (
-        f"a Web API method without a known scope: {used - set(METHOD_SCOPE)}"
-    )
+    assert used == set(METHOD_SCOPE), f"unexpected or unused methods: {used ^ set(METHOD_SCOPE)}"
     needed = {METHOD_SCOPE[m] for m in used} - {None}
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
-    needed |= {EVENT_SCOPE[e] for e in events}
+    needed |= {EVENT_SCOPE[e] for e in events} - {None}
+    commands = manifest["features"]["slash_commands"]
+    assert [c["command"] for c in commands] == ["/comptoir"]
+    needed.add(COMMAND_SCOPE)
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
     assert set(events) == set(EVENT_SCOPE)
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert commands[0]["url"].endswith("/slack/events")
