@@ -162,6 +162,27 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "command.no_ticket": {"fr": "Pas de ticket #{number}.", "en": "No ticket #{number}."},
     "command.stats_title": {"fr": "Aujourd'hui", "en": "Today"},
+    "stats.tickets": {
+        "fr": "Tickets : {opened} ouverts, {resolved} résolus",
+        "en": "Tickets: {opened} opened, {resolved} resolved",
+    },
+    "stats.first_response": {
+        "fr": "Première réponse : médiane {median} ({count} tickets)",
+        "en": "First response: median {median} ({count} tickets)",
+    },
+    "stats.deflection": {
+        "fr": "Réglées par le bot seul : {rate} ({deflected} sur {questions} questions)",
+        "en": "Settled by the bot alone: {rate} ({deflected} of {questions} questions)",
+    },
+    "stats.relevel": {
+        "fr": "Niveaux corrigés par l'équipe : {rate}",
+        "en": "Levels corrected by staff: {rate}",
+    },
+    "stats.sla": {
+        "fr": "SLA niveau {level}, {target} : {met}/{total} tenus",
+        "en": "SLA level {level}, {target}: {met}/{total} met",
+    },
+    "stats.open_by_age": {"fr": "Ouverts par âge : {ages}", "en": "Open by age: {ages}"},
 }
 
 

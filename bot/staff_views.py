@@ -102,11 +102,87 @@ def ticket_reply(facts: TicketFacts, lang: str) -> Message:
 
 
 def stats_reply(figures: Mapping[str, Any], lang: str) -> Message:
-    """Today's figures from routing.reports, one line each (nested values shown compactly)."""
+    """Today's figures from routing.reports.report, one line each; any figure this view does
+    not know yet is still shown, compactly, rather than dropped."""
     lines = [f"*{messages.text('command.stats_title', lang)}*"]
+    known = {
+        "since",
+        "now",
+        "tickets",
+        "first_response",
+        "deflection",
+        "relevel",
+        "sla",
+        "open_by_age",
+    }
+    tickets = figures.get("tickets") or {}
+    lines.append(
+        messages.text(
+            "stats.tickets",
+            lang,
+            opened=tickets.get("opened", 0),
+            resolved=tickets.get("resolved", 0),
+        )
+    )
+    first = figures.get("first_response") or {}
+    lines.append(
+        messages.text(
+            "stats.first_response",
+            lang,
+            median=_duration(first.get("median_seconds")),
+            count=first.get("count", 0),
+        )
+    )
+    deflection = figures.get("deflection") or {}
+    lines.append(
+        messages.text(
+            "stats.deflection",
+            lang,
+            rate=_percent(deflection.get("rate")),
+            deflected=deflection.get("deflected", 0),
+            questions=deflection.get("questions", 0),
+        )
+    )
+    lines.append(
+        messages.text(
+            "stats.relevel", lang, rate=_percent((figures.get("relevel") or {}).get("rate"))
+        )
+    )
+    for cell in figures.get("sla") or []:
+        target = f"sla.target.{cell.get('target')}"
+        lines.append(
+            messages.text(
+                "stats.sla",
+                lang,
+                level=cell.get("level"),
+                target=messages.text(target, lang)
+                if target in messages.MESSAGES
+                else cell.get("target"),
+                met=cell.get("met"),
+                total=cell.get("total"),
+            )
+        )
+    if figures.get("open_by_age"):
+        lines.append(
+            messages.text(
+                "stats.open_by_age", lang, ages=escape_mrkdwn(_compact(figures["open_by_age"]))
+            )
+        )
     for key, value in figures.items():
-        lines.append(f"• {escape_mrkdwn(str(key))}: {escape_mrkdwn(_compact(value))}")
+        if key not in known:
+            lines.append(f"• {escape_mrkdwn(str(key))}: {escape_mrkdwn(_compact(value))}")
     return command_reply("\n".join(lines))
+
+
+def _percent(value: Any) -> str:
+    return "—" if value is None else f"{float(value) * 100:.0f} %"
+
+
+def _duration(seconds: Any) -> str:
+    if seconds is None:
+        return "—"
+    minutes = int(float(seconds) // 60)
+    return f"{minutes // 60} h {minutes % 60:02d}" if minutes >= 60 else f"{minutes} min"
 
 
 def _compact(value: Any) -> str:

@@ -407,3 +407,29 @@ def test_the_shipped_classifier_opens_a_level3_ticket_end_to_end(
     bot.wait_event(question["event_id"], "answered")
     bot.close()
     assert len(bot.tickets()) == 1  # the question got its answer, not a ticket
+
+
+@SQLITE_ONLY
+def test_a_card_still_queued_when_the_ticket_moves_is_brought_up_to_date(
+    start_bot: Callable[..., Bot],
+) -> None:
+    # Slack down (no worker): the staff reply lands before the triage card was ever posted
+    bot = start_bot(worker=False)
+    body = sp.message_event(channel=SHOP_FR, text=PAYOUT)
+    root = body["event"]["ts"]
+    bot.send(body)
+    bot.wait_event(body["event_id"], "ticket")
+    staff_reply = sp.message_event(
+        channel=SHOP_FR, user=AGENT, text="Je regarde votre versement", thread_ts=root
+    )
+    bot.send(staff_reply)
+    bot.wait_event(staff_reply["event_id"], "staff")
+    bot.wait_ticket(lambda t: t.first_response_at is not None)
+
+    bot.runtime.outbox.deliver_due()  # Slack is back
+
+    [card] = _triage_cards(bot)
+    assert "Première réponse donnée" not in _text(card)  # rendered when the ticket opened
+    ticket = bot.wait_ticket(lambda t: t.triage_ts is not None)
+    [update] = bot.slack.updates(channel=TRIAGE, ts=ticket.triage_ts)
+    assert "Première réponse donnée" in _text(update)
