@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
     triage_channel: str | None = None
+    helpdesk_timezone: str = "Europe/Paris"  # how deadlines are worded to people
+    staff_language: str = "fr"  # triage cards, App Home and staff DMs
+    sla_policy_path: Path | None = (
+        None  # YAML; None: the brief's defaults (routing/sla_defaults.yaml)
+    )
 
     answer_threshold: float | None = None  # overrides the calibrated abstention threshold
 

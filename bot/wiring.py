@@ -13,7 +13,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -121,8 +120,7 @@ def build_runtime(
 
         classifier = Classifier.load()  # its embedding model loads on the first message
     if policy is None:
-        policy_path = getattr(settings, "sla_policy_path", None)
-        policy = load_policy(Path(policy_path) if policy_path else None)
+        policy = load_policy(settings.sla_policy_path)
     outbox = Outbox(session_factory, slack_client(settings, timeout=slack_timeout))
     deps = Deps(
         session_factory=session_factory,
@@ -131,8 +129,8 @@ def build_runtime(
         classifier=SerialClassifier(classifier),
         policy=policy,
         triage_channel=settings.triage_channel,
-        helpdesk_timezone=getattr(settings, "helpdesk_timezone", None) or "Europe/Paris",
-        staff_language=getattr(settings, "staff_language", None) or "fr",
+        helpdesk_timezone=settings.helpdesk_timezone,
+        staff_language=settings.staff_language,
     )
     outbox.on_sent = partial(on_card_sent, deps)
     executor = ThreadPoolExecutor(
