@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,7 +37,7 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     triage_channel: str | None = None
     helpdesk_timezone: str = "Europe/Paris"  # how deadlines are worded to people
-    staff_language: str = "fr"  # triage cards, App Home and staff DMs
+    staff_language: Literal["fr", "en"] = "fr"  # triage cards, App Home and staff DMs
     sla_policy_path: Path | None = (
         None  # YAML; None: the brief's defaults (routing/sla_defaults.yaml)
     )
