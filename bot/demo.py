@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from sqlalchemy import select
+
 from bot import slack_payloads
 from bot.blocks import ACTION_HUMAN
 from bot.server import start_http
@@ -22,10 +24,17 @@ from bot.terminal import message_to_text
 from bot.wiring import build_runtime
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker, transaction
-from routing.models import Feedback, Question
+from routing.models import Feedback, Question, Ticket
 from routing.sellers import do_import_directory, read_directory_csv
+from routing.staff import do_add_staff
 
 SAMPLE = Path(__file__).resolve().parent.parent / "knowledge" / "sample"
+TRIAGE = "C0TRIAGE01"
+STAFF = (
+    ("U0LEAD0001", "lead", "Inès (lead)"),
+    ("U0AGENT001", "agent", "Hugo"),
+    ("U0HEAD0001", "head", "Claire (head of marketplace)"),
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class Demo:
                 slack_bot_token=slack.token,
                 slack_signing_secret=secret,
                 slack_api_url=slack.url,
+                triage_channel=TRIAGE,
             )
             self.say("Comptoir demo: the real app on embedded defaults, Slack stood in locally")
             self.say(f"  data      {self.data_dir} (SQLite database, Chroma index)")
@@ -93,6 +103,9 @@ class Demo:
             self.say(f"  endpoint  {server.url}/slack/events (signed Events API deliveries)")
             try:
                 self._play(slack, server.url, secret)
+                from bot.demo_helpdesk import play_helpdesk
+
+                play_helpdesk(self, slack, server.url, secret, runtime.deps)
             finally:
                 server.stop()
                 runtime.close()
@@ -105,6 +118,8 @@ class Demo:
         engine = make_engine(settings.db_url)
         with transaction(make_sessionmaker(engine)) as session:
             report = do_import_directory(session, read_directory_csv(SAMPLE / "sellers.csv"))
+            for user_id, role, name in STAFF:
+                do_add_staff(session, user_id=user_id, role=role, display_name=name)
         engine.dispose()
         from bot.cli.kb import open_knowledge_base
 
@@ -131,8 +146,8 @@ class Demo:
             self.say(f"\n{number}. {scene.title}  [#{scene.channel}]")
             self.say(f"   seller   {scene.text}")
             status = send(payload)
-            reply = self._wait(slack, scene.channel, ts)
-            self._show("comptoir", reply, f"(ack {status}, answered in the thread)")
+            reply = self.wait(slack, scene.channel, ts)
+            self.show("comptoir", reply, f"(ack {status}, answered in the thread)")
             answered.append((scene, ts, reply))
 
         assert first_payload is not None
@@ -155,7 +170,7 @@ class Demo:
             thread_ts=ts,
         )
         send(click)
-        self._show("comptoir", self._wait(slack, scene.channel, ts, after=1))
+        self.show("comptoir", self.wait(slack, scene.channel, ts, after=1))
 
     @staticmethod
     def _question_id(answer: Call) -> int:
@@ -166,10 +181,15 @@ class Demo:
         raise RuntimeError("the answer carries no 'I need a human' button")
 
     @staticmethod
-    def _wait(
-        slack: SlackStandin, channel: str, thread_ts: str, *, after: int = 0, timeout: float = 60.0
+    def wait(
+        slack: SlackStandin,
+        channel: str,
+        thread_ts: str | None = None,
+        *,
+        after: int = 0,
+        timeout: float = 60.0,
     ) -> Call:
-        """The bot's next post in a thread, once Slack has it."""
+        """The bot's next post in a channel or thread, once Slack has it."""
         deadline = time.monotonic() + timeout
         while len(posts := slack.posts(channel=channel, thread_ts=thread_ts)) <= after:
             if time.monotonic() > deadline:
@@ -177,7 +197,7 @@ class Demo:
             time.sleep(0.05)
         return posts[after]
 
-    def _show(self, who: str, call: Call, note: str = "") -> None:
+    def show(self, who: str, call: Call, note: str = "") -> None:
         lines = message_to_text(call.params).splitlines()
         self.say(f"   {who:<8} {lines[0] if lines else ''}")
         for line in lines[1:]:
@@ -188,19 +208,29 @@ class Demo:
     def _summary(self, settings: Settings) -> None:
         engine = make_engine(settings.db_url)
         with make_sessionmaker(engine)() as session:
-            questions = session.query(Question).order_by(Question.id).all()
-            feedback = session.query(Feedback).all()
+            questions = session.scalars(select(Question).order_by(Question.id)).all()
+            feedback = session.scalars(select(Feedback)).all()
+            tickets = session.scalars(select(Ticket).order_by(Ticket.number)).all()
         engine.dispose()
+        problems = {t.question_id: t.number for t in tickets if t.kind == "problem"}
         self.say("\nStored for the help desk and the knowledge-gap report:")
         for q in questions:
+            if q.id in problems:
+                self.say(f"  message {q.id}   {q.language}  a problem, ticket #{problems[q.id]}")
+                continue
             verdict = "answered" if q.answered else "abstained"
-            sources = ", ".join(c["source"] for c in q.citations) or "-"
+            sources = ", ".join(sorted({c["source"] for c in q.citations})) or "-"
             self.say(
                 f"  question {q.id}  {q.language}  {verdict:<9} confidence {q.confidence:.2f}"
                 f"  sources: {sources}"
             )
         for f in feedback:
             self.say(f"  feedback on question {f.question_id}: {f.kind} (by {f.user_id})")
+        for t in tickets:
+            owner = f"claimed by {t.owner_id}" if t.owner_id else "unclaimed"
+            self.say(
+                f"  ticket #{t.number}  level {t.level}  {t.category:<10} {t.status:<8} {owner}"
+            )
 
 
 def run(settings: Settings, out: TextIO) -> int:

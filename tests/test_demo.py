@@ -29,14 +29,27 @@ def test_demo_plays_the_conversation_from_nothing(tmp_path: Path) -> None:
     # it set itself up in the default data dir of the working directory
     assert (tmp_path / ".comptoir" / "demo" / "comptoir.db").exists()
     assert "12 sellers" in out
-    answers = re.findall(r"^   comptoir (.*)$", out, flags=re.M)
-    assert len(answers) == 4, out  # three answers and the hand-off; the retry added nothing
-    assert "D'après" in answers[0]  # French question, French answer
+    replies = re.findall(r"^   comptoir (.*)$", out, flags=re.M)
+    # three answers, then ticket cards: the hand-off, the Level 2, the Level 3; the retry added nothing
+    assert len(replies) == 6, out
+    assert "D'après" in replies[0]  # French question, French answer
     assert "only available in French" in out  # English question, French-only guideline
-    assert "Je ne trouve pas" in answers[2]  # honest abstention, in French
+    assert "Je ne trouve pas" in replies[2]  # honest abstention, in French
     assert "answers in that thread: 1" in out
     assert "feedback on question 2: human" in out
     assert re.search(r"question 3 +fr +abstained", out)
+    # the help desk: problems become tickets at the classifier's level, in the seller's language
+    assert re.search(r"Ticket \*#\d+\* opened · level 1", replies[3])
+    assert re.search(r"Ticket \*#\d+\* ouvert · niveau 2", replies[4])
+    assert re.search(r"Ticket \*#\d+\* opened · level 3", replies[5])
+    assert re.search(r"^   DM to AM .*Casa Olivera", out, flags=re.M)  # the Level 3 reaches its AM
+    assert "pris par @U0AGENT001" in out  # the claim updated the triage card
+    assert "sweep fires the warning" in out
+    assert "sweep fires the breach" in out and "head_of_marketplace" in out
+    for person in ("U0LEAD0001", "U0AM00003", "U0HEAD0001"):  # the breach's escalation chain
+        assert re.search(rf"^   DM {person} 🔥", out, flags=re.M), person
+    assert re.search(r"ticket #\d+ +level 2 +catalogue +claimed +claimed by U0AGENT001", out)
+    assert re.search(r"message \d+ +en +a problem, ticket #\d+", out)
     # a second run re-embeds nothing: the index is incremental
     again = _run_demo(tmp_path)
     assert re.search(r"0 indexed, 20 unchanged since the last run, 0 chunks embedded", again), again
