@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'comptoir.db').resolve()}"
 
     @property
+    def classifier_path(self) -> Path | None:
+        """The model retrained with staff re-levels (`comptoir classifier train`), if any;
+        None means the model shipped with Comptoir."""
+        path = self.data_dir / "classifier.npz"
+        return path if path.exists() else None
+
+    @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
 

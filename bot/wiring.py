@@ -118,7 +118,8 @@ def build_runtime(
     if classifier is None:
         from routing.classify import Classifier
 
-        classifier = Classifier.load()  # its embedding model loads on the first message
+        # the operator's retrained model if there is one; its embedding model loads lazily
+        classifier = Classifier.load(settings.classifier_path)
     if policy is None:
         policy = load_policy(settings.sla_policy_path)
     outbox = Outbox(session_factory, slack_client(settings, timeout=slack_timeout))

@@ -23,16 +23,21 @@ def _render(text: str, result: object) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("classify")
     def classify(
+        ctx: typer.Context,
         message: str = typer.Argument(
             ..., help='The seller message, or "-" to read one message per line on stdin.'
         ),
         as_json: bool = typer.Option(False, "--json", help="One JSON object per message."),
         model: Path | None = typer.Option(
-            None, "--model", help="A model file (default: the shipped one)."
+            None,
+            "--model",
+            help="A model file (default: the one retrained in the data dir, else the shipped one).",
         ),
     ) -> None:
         """Say whether a message is a question or a problem, its level and category."""
-        from bot.cli import fail
+        from bot.cli import fail, settings_of
+
+        model = model or settings_of(ctx).classifier_path
         from routing.classify import Classifier, ClassifierError
 
         if message == "-":
@@ -58,8 +63,15 @@ def register(app: typer.Typer) -> None:
 
     @classifier.command("train")
     def train_command(
+        ctx: typer.Context,
         out: Path | None = typer.Option(
-            None, "--out", help="Where to write the model (default: the shipped model.npz)."
+            None,
+            "--out",
+            help="Where to write the model (default: classifier.npz in the data dir, "
+            "which the bot and `comptoir classify` then use).",
+        ),
+        from_db: bool = typer.Option(
+            True, "--from-db/--no-from-db", help="Add the staff re-levels kept in the database."
         ),
         extra: Path | None = typer.Option(
             None,
@@ -68,7 +80,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Retrain from the labelled set (plus staff examples) and print held-out accuracy."""
-        from bot.cli import fail
+        from bot.cli import fail, settings_of
         from routing.classify import load_examples, train
         from routing.classify.data import DatasetError
         from routing.classify.evaluation import evaluate
@@ -84,11 +96,15 @@ def register(app: typer.Typer) -> None:
             extras = load_examples(extra) if extra is not None else []
         except (OSError, DatasetError) as exc:
             raise fail(f"cannot read staff examples: {exc}") from exc
-        model = train(examples, extra_examples=extras, embed=embedder)
-        path = out or DEFAULT_MODEL_PATH
+        settings = settings_of(ctx)
+        settings.ensure_data_dir()
+        relevels = _relevel_examples(settings.db_url) if from_db else []
+        model = train(examples, extra_examples=[*extras, *relevels], embed=embedder)
+        path = out or settings.data_dir / "classifier.npz"
         model.save(path)
-        if out is None:  # the shipped artefacts move together
+        if path.resolve() == DEFAULT_MODEL_PATH.resolve():  # the shipped artefacts move together
             embedder.save(EMBEDDING_CACHE_PATH, [e.text for e in examples])
+        typer.echo(f"{len(relevels)} staff re-level(s) from the database, {len(extras)} from files")
         report = evaluate(model, [e for e in examples if e.split == "test"])
         typer.echo(f"trained on {model.n_train} messages, saved to {path}")
         typer.echo(
@@ -96,3 +112,18 @@ def register(app: typer.Typer) -> None:
             f"Level 3 recall {report.recall[3]:.1%}, kind accuracy {report.kind_accuracy:.1%}, "
             f"category accuracy {report.category_accuracy:.1%}"
         )
+
+
+def _relevel_examples(db_url: str) -> list[tuple[str, str, int, str]]:
+    """Every staff re-level kept as a labelled example (routing.tickets.do_relevel)."""
+    from routing import migrate
+    from routing.db import make_engine, make_sessionmaker, transaction
+    from routing.tickets import relevel_examples
+
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            return list(relevel_examples(session))
+    finally:
+        engine.dispose()

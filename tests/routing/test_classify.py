@@ -418,3 +418,35 @@ def test_cli_train_writes_a_model_and_prints_held_out_accuracy(tmp_path: Path) -
 def test_classification_is_a_plain_dataclass() -> None:
     c = Classification("question", 1, "orders", 0.9, ["Level 1: a general question"])
     assert c.to_json()["reasons"] == ["Level 1: a general question"]
+
+
+def test_staff_relevels_in_the_database_retrain_the_model_the_bot_uses(tmp_path: Path) -> None:
+    """A re-level is a labelled example: `classifier train` picks it up from the database and
+    writes the model the bot and `comptoir classify` load from the data dir from then on."""
+    from datetime import UTC, datetime
+
+    from routing import migrate, tickets
+    from routing.db import make_engine, make_sessionmaker, transaction
+    from tests.routing.helpdesk_fixtures import POLICY, add_seller, open_ticket
+
+    text = "le nom de ma boutique affiche des caractères bizarres"  # the model says 3
+    url = f"sqlite:///{tmp_path / '.comptoir' / 'comptoir.db'}"
+    (tmp_path / ".comptoir").mkdir()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    now = datetime(2026, 11, 2, 10, tzinfo=UTC)
+    with transaction(make_sessionmaker(engine)) as s:
+        ticket = open_ticket(s, add_seller(s), now=now, level=3, text=text, category="account")
+        tickets.do_relevel(
+            s, ticket_id=ticket.id, level=2, user_id="U0LEAD0001", now=now, policy=POLICY
+        )
+    engine.dispose()
+    before = json.loads(_cli(["classify", text, "--json"], cwd=tmp_path).stdout)
+
+    done = _cli(["classifier", "train"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "1 staff re-level(s) from the database" in done.stdout
+    assert (tmp_path / ".comptoir" / "classifier.npz").exists()
+    after = json.loads(_cli(["classify", text, "--json"], cwd=tmp_path).stdout)
+    assert before["level"] == 3
+    assert after["level"] == 2
