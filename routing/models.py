@@ -192,3 +192,21 @@ class RelevelExample(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     by_user: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboxEvent(Base):
+    """A Slack delivery stored before it is acknowledged; a worker answers it afterwards.
+
+    The HTTP process only verifies, stores and acknowledges, so answering load never slows
+    the ack, and an event acknowledged just before a crash is still answered on restart."""
+
+    __tablename__ = "slack_inbox"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

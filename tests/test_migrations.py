@@ -26,7 +26,7 @@ def test_each_revision_upgrades_and_downgrades(db_url: str) -> None:
         migrate.upgrade(db_url, rev)
         assert migrate.current(db_url) == rev
         seen.append(_tables(db_url))
-    assert {"sellers", "slack_events", "questions", "feedback", "outbox"} <= seen[-1]
+    assert {"sellers", "slack_events", "slack_inbox", "questions", "feedback", "outbox"} <= seen[-1]
     # walk back down one step at a time: each downgrade restores the previous table set
     for i, rev in enumerate(reversed(revisions)):
         target = revisions[-i - 2] if i + 1 < len(revisions) else "base"
