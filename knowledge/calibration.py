@@ -21,10 +21,10 @@ class Calibration:
 
 # BEGIN GENERATED (bench.calibrate)
 CALIBRATION = Calibration(
-    weights=(0.1363, 0.5334, 0.3656, -0.4011, -0.8155),
-    bias=1.4171,
-    means=(0.8665, 0.0107, 0.4193, 0.1942, 0.0563),
-    scales=(0.0218, 0.0172, 0.2558, 0.1872, 0.2306),
-    threshold=0.821,
+    weights=(0.2578, 0.4183, 0.0748, 0.5993, -1.0733, -1.5535),
+    bias=1.6345,
+    means=(0.8665, 0.0107, 0.4193, 0.1942, 0.0563, 0.6761),
+    scales=(0.0218, 0.0172, 0.2558, 0.1872, 0.2306, 0.7229),
+    threshold=0.7,
 )
 # END GENERATED

@@ -51,6 +51,8 @@ class Retrieval:
     documents: list[tuple[str, float]]  # (document key "root|source", best fused score)
     query_terms: list[str]
     idf: dict[str, float] = field(default_factory=dict)  # the corpus's BM25 idf, per term
+    query_vector: np.ndarray | None = None  # the question's embedding (None without dense)
+    centroids: dict[str, np.ndarray] = field(default_factory=dict)  # per language, see Corpus
 
     def top_of(self, doc_key: str) -> list[ScoredChunk]:
         return [c for c in self.chunks if doc_key_of(c.chunk) == doc_key]
@@ -149,6 +151,7 @@ class Retriever:
             return Retrieval(query, [], [], qterms)
         dense = np.full(n, np.nan)
         adjusted = np.full(n, np.nan)
+        qvec: np.ndarray | None = None
         if cfg.mode in ("dense", "hybrid"):
             qvec = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
             # One search per language, so each language's best passages are candidates.
@@ -193,7 +196,9 @@ class Retriever:
         for sc in scored:
             documents.setdefault(doc_key_of(sc.chunk), sc.fused)
         idf = corpus.bm25.idf if corpus.bm25 is not None else {}
-        return Retrieval(query, scored, list(documents.items()), qterms, idf)
+        return Retrieval(
+            query, scored, list(documents.items()), qterms, idf, qvec, corpus.centroids
+        )
 
     def passages(self, retrieval: Retrieval, k: int) -> list[Passage]:
         return [to_passage(sc) for sc in retrieval.chunks[:k]]

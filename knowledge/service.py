@@ -124,12 +124,11 @@ class KnowledgeBase:
             generated = self._generate(question, language, retrieval, history, conf)
             if generated is not None:
                 return generated
-        idf = self.retriever.corpus().bm25
         return extractive_answer(
             retrieval,
             language=language,
             conf=conf,
-            idf=(lambda t: max(0.0, idf.idf.get(t, 0.0))) if idf is not None else (lambda _t: 1.0),
+            idf=lambda t: max(0.0, retrieval.idf.get(t, 0.0)) if retrieval.idf else 1.0,
         )
 
     def _generate(

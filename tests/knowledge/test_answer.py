@@ -63,3 +63,69 @@ def test_follow_up_uses_the_previous_question(sample_kb) -> None:  # type: ignor
 
 def test_shipped_calibration_is_what_the_bench_script_fits(sample_kb) -> None:  # type: ignore[no-untyped-def]
     assert fit(sample_kb) == CALIBRATION
+
+
+def test_textile_fees_answer_quotes_the_textile_rate_with_its_value(sample_kb) -> None:  # type: ignore[no-untyped-def]
+    answer = sample_kb.answer("quels sont les frais sur le textile ?")
+    assert answer.answered and answer.text.startswith("D'après")
+    # the list item is quoted whole: the label and its number together
+    assert "Mode, textile et linge de maison : 15 %" in answer.text
+    assert answer.citations[0].source == "finances/commissions-versements.md"
+
+
+def test_extractive_answers_stay_short_and_quote_at_most_two_passages(sample_kb) -> None:  # type: ignore[no-untyped-def]
+    for question in (
+        "Quel est le délai pour accepter une commande ?",
+        "What is the minimum size of a product photo in pixels?",
+        "Combien de jours peut durer le mode vacances ?",
+    ):
+        answer = sample_kb.answer(question)
+        assert answer.answered, question
+        assert 1 <= len(answer.citations) <= 2, question
+        quoted = answer.text.split("\n\n", 1)[1]
+        assert len(quoted) <= 900, (question, len(quoted))
+
+
+def test_out_of_corpus_words_count_only_when_absent_in_both_languages(sample_kb) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.answer import out_of_corpus
+
+    vocabulary = sample_kb.search("commission").idf
+    # "Shopify" and "Zalando" appear in no guideline, in either language
+    assert out_of_corpus("How do I connect Shopify and Zalando?", vocabulary) >= 1.5
+    # an English question about a French-only guideline: its words exist via the glossary
+    assert out_of_corpus("What commission do you charge on furniture?", vocabulary) == 0.0
+    # short words, stopwords and numbers never count; an empty question scores 0
+    assert out_of_corpus("is it ok 2026 ?", vocabulary) == 0.0
+    assert out_of_corpus("", vocabulary) == 0.0
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Pourquoi mon virement du 3 mars n'est-il toujours pas arrivé ?",
+        "virement pas reçu ce mois-ci",
+        "Why was my account blocked yesterday?",
+        "my payout never arrived, can you check?",
+        "commande 2026-554433 bloquée, vous pouvez débloquer ?",
+    ],
+)
+def test_seller_specific_requests_are_flagged(question: str) -> None:
+    from knowledge.answer import _ACCOUNT_SPECIFIC
+    from knowledge.textnorm import fold
+
+    assert _ACCOUNT_SPECIFIC.search(fold(question))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Est-ce que je reçois mes ventes si mon compte est suspendu ?",
+        "How do I get my suspended account reactivated?",
+        "Quand les virements sont-ils versés ?",
+    ],
+)
+def test_policy_questions_about_accounts_are_not_flagged(question: str) -> None:
+    from knowledge.answer import _ACCOUNT_SPECIFIC
+    from knowledge.textnorm import fold
+
+    assert not _ACCOUNT_SPECIFIC.search(fold(question))

@@ -1,0 +1,77 @@
+"""Which sentences and list items an extractive answer quotes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from knowledge.quoting import Candidate, quote_units, render, select_quotes
+from knowledge.textnorm import terms
+
+COMMISSIONS = (
+    "La commission est calculée sur le montant total payé par le client. Les taux en vigueur sont :\n"
+    "\n"
+    "- Mode, textile et linge de maison : 15 %\n"
+    "- Bijoux et montres : 18 %\n"
+    "- Mobilier et jardin : 12 %\n"
+    "\n"
+    "Le taux applicable est celui de la sous-catégorie. La commission est soumise à la TVA "
+    "française de 20 %."
+)
+
+
+def test_list_items_are_whole_units_with_their_values() -> None:
+    units = quote_units(COMMISSIONS)
+    assert "- Mode, textile et linge de maison : 15 %" in units
+    assert "- Bijoux et montres : 18 %" in units
+    # a colon does not end a unit, a full stop before a capital does
+    assert "Les taux en vigueur sont :" in units
+    assert units[-1] == "La commission est soumise à la TVA française de 20 %."
+
+
+def test_empty_or_blank_text_has_no_units() -> None:
+    assert quote_units("") == []
+    assert quote_units("  \n\n ") == []
+
+
+def test_render_marks_gaps_in_reading_order() -> None:
+    units = ["A.", "B.", "C.", "D."]
+    assert render(units, [1, 3]) == "[…] B. [\u2026] D."
+    assert render(units, [0, 1, 2, 3]) == "A. B. C. D."
+
+
+def _select(question: str, texts: list[str]) -> list[str]:
+    cands = [Candidate(f"c{i}", t, "fr", i) for i, t in enumerate(texts)]
+    picks = select_quotes(
+        cands,
+        query=question,
+        query_terms=terms(question),
+        idf=lambda _t: 1.0,
+        unit_dense=lambda _c, units: np.zeros(len(units)),
+    )
+    return [p.quote for p in picks]
+
+
+def test_lexical_match_keeps_the_asked_item_and_its_number() -> None:
+    quotes = _select("quel taux sur le textile ?", [COMMISSIONS])
+    assert "- Mode, textile et linge de maison : 15 %" in quotes[0]
+
+
+def test_english_question_matches_a_french_list_item_through_the_glossary() -> None:
+    quotes = _select("commission on jewelry?", [COMMISSIONS])
+    assert "- Bijoux et montres : 18 %" in quotes[0]
+
+
+def test_the_passage_that_answers_is_quoted_even_when_ranked_second() -> None:
+    generic = (
+        "Chaque commande doit être acceptée. Le client est débité. Ce guide décrit les délais."
+    )
+    answer = "Une commande non acceptée 48 heures après sa création est annulée automatiquement."
+    quotes = _select(
+        "combien de temps avant qu'une commande soit annulée automatiquement ?",
+        [generic, answer],
+    )
+    assert len(quotes) == 2 and "48 heures" in quotes[1]
+
+
+def test_no_candidates_means_no_quotes() -> None:
+    assert _select("anything", []) == []
