@@ -17,7 +17,18 @@ app = typer.Typer(
 )
 
 # Each sub-command lives in its own module and registers itself on `app`.
-_COMMAND_MODULES = ("db", "sellers", "kb", "ask", "serve", "demo", "classify", "helpdesk")
+_COMMAND_MODULES = (
+    "db",
+    "sellers",
+    "kb",
+    "ask",
+    "serve",
+    "demo",
+    "classify",
+    "helpdesk",
+    "performance",
+    "nudges",
+)
 
 
 @app.callback()
