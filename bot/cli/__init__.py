@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "helpdesk",
     "performance",
     "nudges",
+    "worker",
 )
 
 
