@@ -10,8 +10,11 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(ctx: typer.Context) -> None:
-        """Migrate, ingest the sample guidelines, start the bot against a local Slack stand-in
-        and play a conversation in French and English (no Slack workspace or API key needed)."""
+        """Play a seller conversation through the real app against a local Slack stand-in.
+
+        Migrates, ingests the sample guidelines, serves the bot over HTTP and prints what
+        sellers and staff see. No Slack workspace, server or API key needed.
+        """
         from bot.cli import settings_of
         from bot.demo import run
 
