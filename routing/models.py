@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routing.db import Base, UTCDateTime, utcnow
@@ -22,6 +33,8 @@ class Seller(Base):
     language: Mapped[str] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # the directory's optional `nudges` column: "off" means no weekly performance nudge
+    nudges_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SlackEvent(Base):
@@ -210,3 +223,99 @@ class InboxEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# ---- seller performance (issue 4): daily metrics, evaluations, nudges, digests, job runs --------
+
+
+class MetricsDaily(Base):
+    """One seller's counts for one day, as the operator's warehouse exports them.
+
+    Means (delays, rating) are kept with the count they are a mean of, so a 30-day window can
+    weight them correctly; they are null when that count is zero."""
+
+    __tablename__ = "metrics_daily"
+
+    seller_id: Mapped[str] = mapped_column(ForeignKey("sellers.seller_id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    accepted_orders: Mapped[int] = mapped_column(Integer)
+    acceptance_delay_hours: Mapped[float | None] = mapped_column(Float)
+    seller_cancellations: Mapped[int] = mapped_column(Integer)
+    shipments: Mapped[int] = mapped_column(Integer)
+    late_shipments: Mapped[int] = mapped_column(Integer)
+    shipments_with_tracking: Mapped[int] = mapped_column(Integer)
+    customer_messages: Mapped[int] = mapped_column(Integer)
+    response_hours: Mapped[float | None] = mapped_column(Float)
+    incidents: Mapped[int] = mapped_column(Integer)
+    ratings_count: Mapped[int] = mapped_column(Integer)
+    rating_mean: Mapped[float | None] = mapped_column(Float)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PerfEvaluation(Base):
+    """A seller's standing on one day: "daily" rows are overwritten, "weekly" ones are history."""
+
+    __tablename__ = "perf_evaluations"
+    __table_args__ = (UniqueConstraint("seller_id", "day", "kind", name="uq_perf_evaluation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seller_id: Mapped[str] = mapped_column(ForeignKey("sellers.seller_id"), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    orders: Mapped[int] = mapped_column(Integer)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    alerts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    limits: Mapped[list[str]] = mapped_column(JSON, default=list)
+    score: Mapped[float | None] = mapped_column(Float)
+    segment: Mapped[str] = mapped_column(String(16), index=True)
+    trend: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    projection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Nudge(Base):
+    """A weekly performance message to a seller; the unique key keeps it to one a week."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (UniqueConstraint("seller_id", "week", name="uq_nudge_week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seller_id: Mapped[str] = mapped_column(ForeignKey("sellers.seller_id"), index=True)
+    week: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(8))
+    metric: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(2))
+    posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Digest(Base):
+    """An account manager's daily digest, one a day."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("account_manager_id", "day", name="uq_digest_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_manager_id: Mapped[str] = mapped_column(String(32), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    chart_path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JobRun(Base):
+    """One run of a scheduled job for one period: the unique key is what stops a double run."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job_id", "period_key", name="uq_job_run_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64))
+    period_key: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    owner: Mapped[str] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
