@@ -1,41 +1,122 @@
 """The schedule: one declarative table of jobs, run by APScheduler inside `comptoir serve`.
 
-Every job is safe to run on several replicas at once (the sweep claims each alert with a
-conditional UPDATE), so each replica runs its own scheduler and no leader is needed.
+Two kinds of job. An interval job (the SLA sweep) is safe to run anywhere, any number of
+times: it claims each alert in the database itself. A periodic job (the daily evaluation, the
+Monday nudges, the business-day digests) has a calendar `Rule`: each due instant belongs to a
+period ("2026-11-27", "2026-W48"), and a run first claims (job, period) in job_runs, so a
+period runs once across restarts and processes. A `catch_up` job in the same table runs at
+start and every few minutes: it runs the latest due period of each periodic job if nobody has
+(missed while down, or failed earlier: see routing.job_runs for the retry policy).
+
+Only the leader runs the scheduler (`LeadingScheduler`, routing.leader): one process acts.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.listeners.deps import Deps
 from bot.sla_job import run_sla_sweep
+from routing import job_runs
+from routing.calendars import check_aware, french_public_holidays
+from routing.db import transaction
+from routing.leader import Campaign, Leader, process_owner
 
 logger = logging.getLogger(__name__)
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_LOOKBACK_DAYS = 8  # a weekly rule's latest due day is at most 7 days back
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When a periodic job is due: `at` local time in `timezone`, on `weekdays` (0 = Monday),
+    and, with `business_days`, never on a French public holiday. `period` names the run:
+    "day" → "2026-11-27", "week" → ISO week "2026-W48" (of the local date)."""
+
+    at: time
+    timezone: str = "Europe/Paris"
+    weekdays: frozenset[int] = frozenset(range(7))
+    business_days: bool = False
+    period: Literal["day", "week"] = "day"
+
+    def runs_on(self, day: date) -> bool:
+        if day.weekday() not in self.weekdays:
+            return False
+        return not (self.business_days and day in french_public_holidays(day.year))
+
+    def due_at(self, day: date) -> datetime:
+        """The UTC instant `at` happens on the local `day` (DST-aware)."""
+        return datetime.combine(day, self.at, tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
+
+    def key(self, day: date) -> str:
+        if self.period == "week":
+            iso = day.isocalendar()
+            return f"{iso.year}-W{iso.week:02d}"
+        return day.isoformat()
+
+    def latest_due(self, now: datetime) -> Period | None:
+        """The most recent run this rule asked for at or before `now`."""
+        now = check_aware(now, "now")
+        today = now.astimezone(ZoneInfo(self.timezone)).date()
+        for back in range(_LOOKBACK_DAYS):
+            day = today - timedelta(days=back)
+            if self.runs_on(day) and self.due_at(day) <= now:
+                return Period(key=self.key(day), day=day, due_at=self.due_at(day))
+        return None
+
+    def cron(self) -> CronTrigger:
+        """Fires on the rule's weekdays; holidays are filtered when the job runs."""
+        days = ",".join(_WEEKDAYS[d] for d in sorted(self.weekdays))
+        return CronTrigger(
+            day_of_week=days,
+            hour=self.at.hour,
+            minute=self.at.minute,
+            timezone=ZoneInfo(self.timezone),
+        )
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str  # job_runs.period_key
+    day: date  # the local day the run is for
+    due_at: datetime  # UTC
 
 
 @dataclass(frozen=True)
 class Job:
     id: str
-    func: Callable[[Deps], Any]
-    trigger: str  # an APScheduler trigger alias: "interval", "cron"
+    # interval jobs: func(deps); periodic jobs (rule set): func(deps, period, now)
+    func: Callable[..., Any]
+    trigger: str = "cron"  # an APScheduler trigger alias; a periodic job's is its rule's cron
     trigger_args: dict[str, Any] = field(default_factory=dict)
-    coalesce: bool = True  # missed runs fold into one: a sweep catches up on everything
+    rule: Rule | None = None
+    coalesce: bool = True  # missed runs fold into one
     max_instances: int = 1  # a slow run is never overlapped by the next
     # Seconds a run may start late and still run; None: however late. APScheduler's default
-    # (1 s) silently skips a run delayed by a busy machine or a suspended laptop.
+    # (1 s) silently skips a run delayed by a busy machine or a suspended laptop. For a
+    # periodic job the same limit applies to catching up after downtime.
     misfire_grace_time: int | None = None
 
 
 def _sla_sweep(deps: Deps) -> None:
     run_sla_sweep(deps)
 
+
+CATCH_UP_MINUTES = 5
+
+
+PERIODIC: tuple[Job, ...] = ()  # the performance jobs, once they exist
 
 SCHEDULE: tuple[Job, ...] = (
     Job(
@@ -48,23 +129,108 @@ SCHEDULE: tuple[Job, ...] = (
         # while the process was paused is still told, late, rather than never.
         misfire_grace_time=None,
     ),
+    Job(
+        id="catch_up",
+        func=lambda deps: None,  # build_scheduler binds it to catch_up over the table's jobs
+        trigger="interval",
+        trigger_args={"minutes": CATCH_UP_MINUTES},
+        # Runs at once when the scheduler starts (LeadingScheduler sets it due), then retries
+        # failed periods; however late, it only ever looks at what is due now.
+        misfire_grace_time=None,
+    ),
+    *PERIODIC,
 )
 
 
-def build_scheduler(deps: Deps, schedule: tuple[Job, ...] = SCHEDULE) -> BackgroundScheduler:
+def run_due(deps: Deps, job: Job, *, now: datetime, owner: str | None = None) -> str:
+    """Run the latest due period of a periodic job unless it is done or running elsewhere.
+    Returns what happened: "none-due", "missed", "taken", "done" or "failed"."""
+    if job.rule is None:
+        raise ValueError(f"{job.id} has no rule: only periodic jobs have periods")
+    owner = owner or process_owner()
+    period = job.rule.latest_due(now)
+    if period is None:
+        return "none-due"
+    grace = job.misfire_grace_time
+    if grace is not None and now - period.due_at > timedelta(seconds=grace):
+        return _record_missed(deps, job, period, now=now, owner=owner)
+    with transaction(deps.session_factory) as session:
+        run = job_runs.claim(session, job_id=job.id, period_key=period.key, owner=owner, now=now)
+        run_id = run.id if run else None
+    if run_id is None:
+        return "taken"
+    logger.info("job %s %s: running (%s after due)", job.id, period.key, now - period.due_at)
+    started = monotonic()
+    try:
+        job.func(deps, period, now)
+    except Exception:
+        logger.exception("job %s %s failed; retried at the next catch-up", job.id, period.key)
+        with transaction(deps.session_factory) as session:
+            job_runs.mark_failed(
+                session, run_id=run_id, error=traceback.format_exc(), now=_after(now, started)
+            )
+        return "failed"
+    with transaction(deps.session_factory) as session:
+        job_runs.mark_done(session, run_id=run_id, now=_after(now, started))
+    return "done"
+
+
+def _after(now: datetime, started: float) -> datetime:
+    """When the run ended, on the run's own clock (a test's `now` stays consistent)."""
+    return now + timedelta(seconds=monotonic() - started)
+
+
+def _record_missed(deps: Deps, job: Job, period: Period, *, now: datetime, owner: str) -> str:
+    """Too late to be worth running: say so once, as a failed row nobody will retry (the
+    grace check comes first), rather than skip in silence."""
+    with transaction(deps.session_factory) as session:
+        if job_runs.get(session, job_id=job.id, period_key=period.key) is not None:
+            return "taken"
+        run = job_runs.claim(session, job_id=job.id, period_key=period.key, owner=owner, now=now)
+        if run is None:
+            return "taken"
+        error = f"missed: due {period.due_at.isoformat()}, past its grace at {now.isoformat()}"
+        job_runs.mark_failed(session, run_id=run.id, error=error, now=now)
+    logger.warning("job %s %s %s", job.id, period.key, error)
+    return "missed"
+
+
+def catch_up(
+    deps: Deps, schedule: tuple[Job, ...], *, now: datetime, owner: str | None = None
+) -> dict[str, str]:
+    """The latest due period of every periodic job, run if nobody has: {job id: outcome}."""
+    return {
+        job.id: run_due(deps, job, now=now, owner=owner) for job in schedule if job.rule is not None
+    }
+
+
+def build_scheduler(
+    deps: Deps, schedule: tuple[Job, ...] = SCHEDULE, *, owner: str | None = None
+) -> BackgroundScheduler:
     """A scheduler with every job of the table added (not started)."""
+    owner = owner or process_owner()
     scheduler = BackgroundScheduler(timezone=UTC)
+    periodic = tuple(job for job in schedule if job.rule is not None)
     for job in schedule:
+        if job.rule is not None:
+            trigger: Any = job.rule.cron()
+            args: dict[str, Any] = {}
+            run = _periodic(job, deps, owner)
+        else:
+            trigger, args = job.trigger, job.trigger_args
+            run = (
+                _catch_up_of(periodic, deps, owner) if job.id == "catch_up" else _logged(job, deps)
+            )
         scheduler.add_job(
-            _logged(job, deps),
-            trigger=job.trigger,
+            run,
+            trigger=trigger,
             id=job.id,
             name=job.id,
             coalesce=job.coalesce,
             max_instances=job.max_instances,
             misfire_grace_time=job.misfire_grace_time,
             replace_existing=True,
-            **job.trigger_args,
+            **args,
         )
     return scheduler
 
@@ -78,3 +244,70 @@ def _logged(job: Job, deps: Deps) -> Callable[[], None]:
             logger.exception("scheduled job %s failed", job.id)
 
     return run
+
+
+def _periodic(job: Job, deps: Deps, owner: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            run_due(deps, job, now=deps.clock(), owner=owner)
+        except Exception:  # the claim itself failed (database down): catch-up retries
+            logger.exception("scheduled job %s could not run", job.id)
+
+    return run
+
+
+def _catch_up_of(periodic: tuple[Job, ...], deps: Deps, owner: str) -> Callable[[], None]:
+    """The table's catch_up entry, over the periodic jobs of the same table."""
+
+    def run() -> None:
+        for job in periodic:
+            _periodic(job, deps, owner)()
+
+    return run
+
+
+class LeadingScheduler:
+    """Runs `scheduler` only while this process leads (routing.leader.Campaign): started
+    (catch-up first) when elected, paused when the lock is lost, campaigning again after."""
+
+    def __init__(
+        self,
+        scheduler: BackgroundScheduler,
+        leader: Leader,
+        *,
+        owner: str | None = None,
+        retry_seconds: float = 5.0,
+        announce: Callable[[str], Any] = logger.warning,
+    ) -> None:
+        self.scheduler = scheduler
+        self.owner = owner or process_owner()
+        self.announce = announce
+        self.campaign = Campaign(
+            leader, on_elected=self._elected, on_lost=self._lost, retry_seconds=retry_seconds
+        )
+
+    @property
+    def leading(self) -> bool:
+        return self.campaign.leading
+
+    def start(self) -> LeadingScheduler:
+        self.campaign.start()
+        return self
+
+    def stop(self) -> None:
+        self.campaign.stop()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def _elected(self) -> None:
+        if not self.scheduler.running:
+            self.scheduler.start(paused=True)
+        if self.scheduler.get_job("catch_up") is not None:
+            self.scheduler.modify_job("catch_up", next_run_time=datetime.now(UTC))
+        self.scheduler.resume()
+        self.announce(f"scheduler leader: {self.owner}")
+
+    def _lost(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.pause()
+        self.announce(f"scheduler follower: {self.owner} lost the lead")

@@ -20,16 +20,32 @@ def register(app: typer.Typer) -> None:
             "--socket",
             help="Socket Mode (needs COMPTOIR_SLACK_APP_TOKEN): no public URL needed.",
         ),
+        leader_retry: float = typer.Option(
+            5.0,
+            min=0.05,
+            help="Seconds between a follower's tries to become the scheduler leader (and the"
+            " leader's checks that it still is): the bound on a takeover after a crash.",
+        ),
     ) -> None:
         """Migrate the database, open the knowledge base, and answer sellers in Slack."""
         from bot.cli import settings_of
+        from bot.scheduler import LeadingScheduler
         from bot.server import HttpServer, make_wsgi
         from bot.wiring import build_runtime
+        from routing.leader import make_leader
 
         settings = settings_of(ctx)
         runtime = build_runtime(settings, socket=socket)  # refuses placeholder secrets first
         runtime.outbox_worker.start()
-        runtime.start_scheduler()  # the SLA sweep, every minute (bot.scheduler.SCHEDULE)
+        # bot.scheduler.SCHEDULE runs in one process only: the one holding the leader lock
+        # (routing.leader); the others campaign every `leader_retry` seconds and take over
+        # when it dies. Each change is said on stderr, like the listening line.
+        leading = LeadingScheduler(
+            runtime.scheduler,
+            make_leader(settings.db_url),
+            retry_seconds=leader_retry,
+            announce=lambda line: typer.echo(f"comptoir: {line}", err=True),
+        ).start()
         try:
             if socket:
                 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -47,4 +63,5 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             pass
         finally:
+            leading.stop()  # releases the lock at once, so a follower need not wait for a timeout
             runtime.close()
