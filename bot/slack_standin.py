@@ -10,6 +10,8 @@ Used by the tests, by `comptoir demo` and by the benchmarks, so a run needs no S
 It takes form or JSON bodies as slack_sdk sends them, checks the bearer token, answers the
 methods Comptoir uses with Slack's response shapes, and can be told to misbehave for the next
 N calls: 429 with Retry-After, 500/503, an `ok: false` error, or a hang past the client timeout.
+File uploads work as Slack's v2 flow does (files.getUploadURLExternal, a POST of the bytes to
+the upload URL, files.completeUploadExternal); `uploads()` gives back the bytes received.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -35,6 +38,7 @@ _JSON_FIELDS = (
     "attachments",
     "metadata",
     "view",
+    "files",
 )  # form bodies carry these as JSON strings
 
 
@@ -54,6 +58,29 @@ class Call:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
+
+
+@dataclass
+class Upload:
+    """A file sent through files.getUploadURLExternal → upload URL → files.completeUploadExternal.
+
+    `data` is None until the bytes were POSTed; `completed` once shared (or kept private)."""
+
+    file_id: str
+    filename: str
+    length: int
+    data: bytes | None = None
+    completed: bool = False
+    title: str | None = None
+    channel_id: str | None = None
+    initial_comment: str | None = None
+    thread_ts: str | None = None
+
+
+# The pseudo-method name under which POSTs to an upload URL are recorded and can be scripted
+# to fail (`fail_next(status=429, methods=[UPLOAD_URL_METHOD])`).
+UPLOAD_URL_METHOD = "files.upload_url"
+_CONVERSATION_ID = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")  # what completeUploadExternal accepts
 
 
 @dataclass
@@ -92,6 +119,8 @@ class SlackStandin:
         self._requests: list[Call] = []
         self._failures: deque[_Failure] = deque()
         self._reactions: set[tuple[str, str, str]] = set()
+        self._uploads: dict[str, Upload] = {}
+        self._file_ids = itertools.count(1)
         self._ts = itertools.count(1)
         self._release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -237,6 +266,7 @@ class SlackStandin:
             self._requests.clear()
             self._failures.clear()
             self._reactions.clear()
+            self._uploads.clear()
 
     # --- the server side ----------------------------------------------------------------------
 
@@ -244,6 +274,9 @@ class SlackStandin:
         method = req.path.rstrip("/").rsplit("/", 1)[-1]
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length) if length else b""
+        if req.path.startswith("/upload/v1/"):
+            self._handle_upload(req, file_id=method, raw=raw)
+            return
         params = _parse_body(raw, req.headers.get("Content-Type") or "")
         auth = req.headers.get("Authorization") or ""
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else params.pop("token", None)
@@ -376,6 +409,98 @@ class SlackStandin:
         if view.get("type") != "home" or len(view.get("blocks") or []) > 100:
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": {"id": "V" + self._next_ts().replace(".", ""), **view}}
+
+    # --- file uploads (files.upload v2: get a URL, POST the bytes, complete) ----------------
+
+    def uploads(self, *, channel_id: str | None = None, completed: bool = True) -> list[Upload]:
+        """Files whose bytes arrived; by default only those completed (shared or private)."""
+        with self._lock:
+            return [
+                u
+                for u in self._uploads.values()
+                if u.data is not None
+                and (u.completed or not completed)
+                and (channel_id is None or u.channel_id == channel_id)
+            ]
+
+    def _api_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        filename = str(p.get("filename") or "")
+        try:
+            length = int(p.get("length") or 0)
+        except (TypeError, ValueError):
+            length = 0
+        if not filename or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F0STANDIN{next(self._file_ids):04d}"
+        with self._lock:
+            self._uploads[file_id] = Upload(file_id=file_id, filename=filename, length=length)
+        return {
+            "ok": True,
+            "upload_url": f"http://{self._host}:{self.port}/upload/v1/{file_id}",
+            "file_id": file_id,
+        }
+
+    def _handle_upload(self, req: BaseHTTPRequestHandler, *, file_id: str, raw: bytes) -> None:
+        """The upload URL: no token (it is pre-signed), the raw bytes as the body, text back."""
+        params = {"file_id": file_id, "bytes": len(raw)}
+        failure = self._take_failure(UPLOAD_URL_METHOD)
+        if failure is not None:
+            self._fail(req, UPLOAD_URL_METHOD, params, failure)
+            return
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            accepted = upload is not None and not upload.completed and len(raw) == upload.length
+            if accepted:
+                assert upload is not None
+                upload.data = raw
+        self._record(Call(UPLOAD_URL_METHOD, params, "ok" if accepted else "http_404"))
+        body = f"OK - {len(raw)}" if accepted else "Not Found"
+        data = body.encode()
+        try:
+            req.send_response(200 if accepted else 404)
+            req.send_header("Content-Type", "text/plain; charset=utf-8")
+            req.send_header("Content-Length", str(len(data)))
+            req.end_headers()
+            req.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _api_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        files = p.get("files")
+        if isinstance(files, str):  # a form body (slack_sdk) carries it as a JSON string
+            try:
+                files = json.loads(files)
+            except json.JSONDecodeError:
+                files = None
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel_id = p.get("channel_id")
+        if channel_id is not None and not _CONVERSATION_ID.match(str(channel_id)):
+            # as Slack does: a user id (U…) is refused here, a DM needs its D… id
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            found = [
+                self._uploads.get(str(f.get("id"))) if isinstance(f, dict) else None for f in files
+            ]
+            if any(u is None or u.data is None or u.completed for u in found):
+                return {"ok": False, "error": "file_not_found"}
+            done = []
+            for upload, spec in zip(found, files, strict=True):
+                assert upload is not None
+                upload.completed = True
+                upload.title = spec.get("title") or upload.filename
+                upload.channel_id = channel_id
+                upload.initial_comment = p.get("initial_comment")
+                upload.thread_ts = p.get("thread_ts")
+                done.append({"id": upload.file_id, "title": upload.title, "name": upload.filename})
+        return {"ok": True, "files": done}
+
+    def _api_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        users = str(p.get("users") or "")
+        if not users or "," in users:
+            return {"ok": False, "error": "users_list_not_supplied" if not users else "not_im"}
+        # a stable D… id per user, the shape Slack gives a bot's DM with one person
+        return {"ok": True, "channel": {"id": ("D" + users[1:] + "00000000")[:11]}}
 
     def ephemerals(self, *, user: str | None = None) -> list[Call]:
         return [
