@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 from routing.models import Seller
 
 COLUMNS = ("seller_id", "name", "channel_id", "account_manager_id", "tier", "language")
+# optional: a file without it still imports, and leaves each seller's choice as it was
+OPTIONAL_COLUMNS = ("nudges",)
+NUDGES = {"on": False, "off": True}  # value -> nudges_opt_out
 TIERS = {"gold", "silver", "bronze"}
 LANGUAGES = {"fr", "en"}
 _CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
@@ -40,7 +43,7 @@ class ImportReport:
         }
 
 
-def check_row(row: dict[str, str]) -> dict[str, str | None]:
+def check_row(row: dict[str, str]) -> dict[str, str | bool | None]:
     """Validate one CSV row; raise ValueError with a sentence a person can act on."""
     values = {k: (row.get(k) or "").strip() for k in COLUMNS}
     if not values["seller_id"]:
@@ -58,7 +61,18 @@ def check_row(row: dict[str, str]) -> dict[str, str | None]:
     language = values["language"].lower()
     if language not in LANGUAGES:
         raise ValueError(f"language {values['language']!r} is not fr or en")
-    return {**values, "account_manager_id": am, "tier": tier, "language": language}
+    checked: dict[str, str | bool | None] = {
+        **values,
+        "account_manager_id": am,
+        "tier": tier,
+        "language": language,
+    }
+    nudges = (row.get("nudges") or "").strip().lower()
+    if nudges:
+        if nudges not in NUDGES:
+            raise ValueError(f"nudges {row.get('nudges')!r} is not on or off")
+        checked["nudges_opt_out"] = NUDGES[nudges]
+    return checked
 
 
 def read_directory_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
