@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib.image import imread
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.perf_blocks import digest_message
@@ -162,3 +165,35 @@ def test_chart_with_nothing_to_draw_and_bad_png() -> None:
     assert chart.labels == [] and png_size(chart.png) == (1000, 500)
     with pytest.raises(ValueError, match="not a PNG"):
         png_size(b"GIF89a" + b"\0" * 30)
+
+
+def test_cli_digests_preview_writes_the_chart_and_records_nothing(
+    session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from routing import models
+
+    with transaction(session_factory) as session:
+        _portfolio(session)
+    env = {
+        "COMPTOIR_DATABASE_URL": migrated_url,
+        "COMPTOIR_DATA_DIR": str(tmp_path / "data"),
+        "COMPTOIR_STAFF_LANGUAGE": "en",
+    }
+    chart = tmp_path / "out" / "alice.png"
+    args = ["digests", "preview", "--am", ALICE, "--date", DAY.isoformat()]
+    result = CliRunner().invoke(app, [*args, "--json", "--chart", str(chart)], env=env)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["chart_path"] == str(chart) and png_size(chart.read_bytes()) == (1000, 500)
+    assert out["digest"]["chart"]["labels"] == ["Atelier Chute"]
+    assert "Bob Secret Store" not in result.stdout
+    text = CliRunner().invoke(app, args, env=env)
+    assert text.exit_code == 0 and "Your portfolio — 2026-12-01" in text.stdout
+    assert "Atelier Chute: watch → *at risk*" in text.stdout
+    with session_factory() as session:
+        assert session.scalars(select(models.Digest)).all() == []
+    bad = CliRunner().invoke(app, [*args[:-1], "30/11/2026"], env=env)
+    assert bad.exit_code == 2 and "is not a date" in bad.output

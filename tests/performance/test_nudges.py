@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -296,3 +297,34 @@ def test_a_passage_without_the_number_is_not_quoted() -> None:
     # a French seller gets the English passage rather than none, when that is all there is
     found = pick_guideline([off_topic, english], rule=rule, language="fr")
     assert found is not None and found.language == "en" and "1.5 %" in found.quote
+
+
+def test_cli_preview_shows_what_would_be_posted_without_sending(
+    session_factory: sessionmaker[Session], migrated_url: str, tmp_path, sample_kb
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from bot.cli.nudges import preview_nudges
+
+    with transaction(session_factory) as session:
+        _cancelling(session, "lea", name="Boutique Léa", language="fr", value=1.83)
+        add_seller(session, "star", name="Star Shop", language="en")
+        add_evaluation(session, "star", day=MONDAY, score=93.5, segment="top")
+    with session_factory() as session:
+        [item] = preview_nudges(session, kb=sample_kb, config=CONFIG, day=MONDAY, seller_id="lea")
+    assert item["channel"] == "C0LEA" and "1,5 %" in item["message"]["text"]
+    # the command itself, on an empty knowledge index (no ingest in this data dir): a thank-you
+    # quotes nothing and is shown; a nudge to act on cannot quote its guideline, and says why
+    env = {"COMPTOIR_DATABASE_URL": migrated_url, "COMPTOIR_DATA_DIR": str(tmp_path / "data")}
+    args = ["nudges", "preview", "--date", MONDAY.isoformat()]
+    result = CliRunner().invoke(app, [*args, "--seller", "star", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    [shown] = json.loads(result.stdout)
+    assert shown["channel"] == "C0STAR" and shown["nudge"]["kind"] == "thanks"
+    one = CliRunner().invoke(app, [*args, "--seller", "star"], env=env)
+    assert one.exit_code == 0 and "── C0STAR (star)" in one.stdout and "Léa" not in one.stdout
+    empty = CliRunner().invoke(app, args, env=env)
+    assert empty.exit_code == 2 and "ingest" in empty.output
+    with session_factory() as session:
+        assert session.scalars(select(models.Nudge)).all() == []  # a preview records nothing
