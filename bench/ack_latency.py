@@ -2,9 +2,11 @@
 
 Open loop: events are sent on a fixed schedule (default 50 per second) whatever the
 server's speed, so a slow ack shows as latency instead of silently lowering the rate.
-Each event is a signed `message` delivery in a directory channel; the bot answers every
-one of them from the real knowledge base after the ack, so the answering load runs
-while acks are measured. The baseline is a bare WSGI app answering 200 on the same
+Each event is a signed `message` delivery in a directory channel; `comptoir serve` stores
+it and acks, and a `comptoir worker` process answers every one of them from the real
+knowledge base, so the answering load runs on the same machine while acks are measured.
+The bench starts that worker itself (and passes `serve --no-worker` when serve knows it),
+so the topology is the same whichever way serve is deployed. The baseline is a bare WSGI app answering 200 on the same
 waitress server in the same run: the ratio is what Comptoir's ack path costs.
 
     python -m bench.ack_latency [--rate 50] [--seconds 20] [--db sqlite|postgresql] [--quick]
@@ -121,21 +123,37 @@ def summary(name: str, lat: list[float], errors: int) -> dict[str, Any]:
     }
 
 
-def _serve(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """Start a server process and return it with its base URL (read from its first line)."""
+def _serve(
+    argv: list[str], env: dict[str, str], ready: str = r"listening on (http://[^/\s]+)"
+) -> tuple[subprocess.Popen[str], str]:
+    """Start a process and return it with the first match of `ready` in its stderr (the URL)."""
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     deadline = time.monotonic() + 300
     for line in proc.stderr:
-        match = re.search(r"listening on (http://[^/\s]+)", line)
+        match = re.search(ready, line)
         if match:
             # keep draining stderr so the server never blocks on a full pipe
             threading.Thread(target=proc.stderr.read, daemon=True).start()
-            return proc, match.group(1)
+            return proc, match.group(1) if match.groups() else match.group(0)
         if time.monotonic() > deadline:
             break
     proc.kill()
     raise RuntimeError(f"{argv[0]} did not start")
+
+
+def _serve_argv(comptoir: str, env: dict[str, str]) -> list[str]:
+    """`comptoir serve`, told not to start its own worker when it can (the bench starts one)."""
+    help_text = subprocess.run(
+        [comptoir, "serve", "--help"], env=env, capture_output=True, text=True, check=False
+    ).stdout
+    return [
+        comptoir,
+        "serve",
+        "--port",
+        "0",
+        *(["--no-worker"] if "--no-worker" in help_text else []),
+    ]
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -178,8 +196,10 @@ def run(rate: float, seconds: float, db_url: str | None) -> dict[str, Any]:
             COMPTOIR_SLACK_API_URL=slack.url,
         )
         comptoir = str(Path(sys.executable).parent / "comptoir")
-        proc, url = _serve([comptoir, "serve", "--port", "0"], env)
+        proc, url = _serve(_serve_argv(comptoir, env), env)
+        worker = None
         try:
+            worker, _ = _serve([comptoir, "worker"], env, ready=r"worker running")
             began = time.perf_counter()
             lat, errors = drive(url + "/slack/events", bodies, rate)
             results["comptoir"] = summary("comptoir serve", lat, errors)
@@ -191,6 +211,8 @@ def run(rate: float, seconds: float, db_url: str | None) -> dict[str, Any]:
             results["all_answered_after_s"] = round(time.perf_counter() - began, 1)
         finally:
             _stop(proc)
+            if worker is not None:
+                _stop(worker)
             engine.dispose()
     results["ratio_p50"] = round(results["comptoir"]["p50_ms"] / results["baseline"]["p50_ms"], 1)
     results["ratio_p99"] = round(results["comptoir"]["p99_ms"] / results["baseline"]["p99_ms"], 1)

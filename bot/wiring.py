@@ -1,15 +1,21 @@
 """Build the running objects from Settings, once, at the entry point.
 
-runtime = build_runtime(settings)            # migrates, opens the KB, builds the app
-runtime.outbox_worker.start()
+runtime = build_runtime(settings)            # migrates, opens the KB, builds the apps;
+runtime.outbox_worker.start()                # the inbox worker thread already runs
 server = start_http(runtime.app, port=0, health=runtime.health)
 ...
 server.stop(); runtime.close()
+
+Seller messages go through the inbox (bot.inbox): the HTTP app stores them, the inbox worker
+answers them. By default that worker is a thread of this process (tests, the demo, a
+single-process serve); `build_runtime(settings, inbox_thread=False)` leaves it to
+`comptoir worker` in another process, so answering never slows the ack.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -21,7 +27,8 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import create_app
+from bot.app import create_app, create_worker_app
+from bot.inbox import InboxWorker, bolt_dispatcher, inbox_middleware
 from bot.listeners import Deps
 from bot.listeners.deps import MessageClassifier, SerialClassifier
 from bot.listeners.ticketing import on_card_sent
@@ -45,6 +52,8 @@ class Runtime:
     app: App
     outbox: Outbox
     outbox_worker: OutboxWorker
+    worker_app: App
+    inbox_worker: InboxWorker
     executor: ThreadPoolExecutor
     deps: Deps
     scheduler: BackgroundScheduler
@@ -60,10 +69,24 @@ class Runtime:
         if not self.scheduler.running:
             self.scheduler.start()
 
+    def start_background(self, *, inbox: bool = True, outbox: bool = True) -> None:
+        """Start the inbox worker threads (answer stored messages) and the outbox worker (send
+        to Slack). Either may already run: starting it again does nothing."""
+        if inbox:
+            self.inbox_worker.start()
+        if outbox and not self._outbox_started():
+            self.outbox_worker.start()
+
+    def _outbox_started(self) -> bool:
+        thread = getattr(self.outbox_worker, "_thread", None)
+        return thread is not None and thread.is_alive()
+
     def close(self) -> None:
-        """Stop the jobs and the outbox worker, let running listeners finish, release the DB."""
+        """Stop the jobs and the workers (the inbox first: its listeners feed the outbox), let
+        running listeners finish, release the DB. Messages not yet handled stay queued."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.inbox_worker.stop()
         self.outbox_worker.stop()
         self.executor.shutdown(wait=True)
         self.engine.dispose()
@@ -99,12 +122,19 @@ def build_runtime(
     slack_timeout: float = 10.0,
     listener_threads: int = 8,
     worker_idle_poll: float = 2.0,
+    inbox_thread: bool = True,
+    inbox_threads: int = 1,
+    inbox_idle_poll: float = 0.2,
 ) -> Runtime:
-    """Check the Slack secrets, migrate the database, open the knowledge base, build the app.
+    """Check the Slack secrets, migrate the database, open the knowledge base, build the apps.
 
+    inbox_thread=True starts the inbox worker here, as `inbox_threads` threads of this process,
+    woken by the intake itself: messages are answered as long as the runtime lives. False:
+    another process answers them (`comptoir worker`), or call `runtime.start_background()`.
     The outbox worker and the scheduler are built but not started: call
-    `runtime.outbox_worker.start()` and `runtime.start_scheduler()` (tests may prefer calling
-    `runtime.outbox.deliver_due()` and `bot.sla_job.run_sla_sweep(runtime.deps, now=…)`).
+    `runtime.outbox_worker.start()` (or `start_background()`) and `runtime.start_scheduler()`
+    (tests may prefer `runtime.outbox.deliver_due()`, `runtime.inbox_worker.drain()` and
+    `bot.sla_job.run_sla_sweep(runtime.deps, now=…)`).
     """
     settings.check_slack(socket=socket)
     if settings.database_url is None:
@@ -137,12 +167,29 @@ def build_runtime(
     executor = ThreadPoolExecutor(
         max_workers=listener_threads, thread_name_prefix="comptoir-listener"
     )
+    wake = threading.Event()  # set by the intake when the worker shares this process
     app = create_app(
         client=slack_client(settings, timeout=slack_timeout),
         signing_secret=str(settings.slack_signing_secret),
         deps=deps,
         executor=executor,
+        intake=inbox_middleware(session_factory, on_stored=wake.set),
     )
+    worker_app = create_worker_app(
+        client=slack_client(settings, timeout=slack_timeout),
+        signing_secret=str(settings.slack_signing_secret),
+        deps=deps,
+        identity_from=app,
+    )
+    inbox_worker = InboxWorker(
+        session_factory,
+        bolt_dispatcher(worker_app),
+        idle_poll=inbox_idle_poll,
+        threads=inbox_threads,
+        wake=wake,
+    )
+    if inbox_thread:
+        inbox_worker.start()
     return Runtime(
         settings=settings,
         engine=engine,
@@ -151,6 +198,8 @@ def build_runtime(
         app=app,
         outbox=outbox,
         outbox_worker=OutboxWorker(outbox, idle_poll=worker_idle_poll),
+        worker_app=worker_app,
+        inbox_worker=inbox_worker,
         executor=executor,
         deps=deps,
         scheduler=build_scheduler(deps),

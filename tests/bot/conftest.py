@@ -287,8 +287,12 @@ def start_bot(
         answerer: Any = None,
         classifier: Any = None,
         worker: bool = True,
+        inbox: bool = True,
         slack_timeout: float = 0.5,
+        **runtime_options: Any,
     ) -> Bot:
+        """worker: the outbox worker delivers to Slack; inbox: the inbox worker threads answer
+        stored messages (False: the HTTP side alone, as when no worker process runs)."""
         runtime = build_runtime(
             make_settings(migrated_url, slack, tmp_path, triage_channel=TRIAGE),
             answerer=answerer if answerer is not None else default_answerer(),
@@ -296,6 +300,8 @@ def start_bot(
             run_migrations=False,
             slack_timeout=slack_timeout,
             worker_idle_poll=0.2,
+            inbox_thread=inbox,
+            **runtime_options,
         )
         if worker:
             runtime.outbox_worker.start()

@@ -1,0 +1,60 @@
+"""`comptoir worker`: answer the seller messages `comptoir serve` stored, and send the outbox."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("worker")
+    def worker(
+        ctx: typer.Context,
+        threads: int = typer.Option(
+            2, min=1, help="Messages worked on at once (classification and answers)."
+        ),
+        idle_poll: float = typer.Option(
+            0.1, min=0.01, help="Seconds between inbox checks when idle (serve cannot wake us)."
+        ),
+        outbox_poll: float = typer.Option(
+            0.25, min=0.01, help="Seconds between outbox checks when idle (button replies)."
+        ),
+        migrate: bool = typer.Option(
+            True, help="Bring the database schema up to date first (serve does it too)."
+        ),
+    ) -> None:
+        """Answer stored messages and deliver Slack calls until SIGTERM or Ctrl-C.
+
+        Several workers may run against PostgreSQL (claims skip each other's rows); a row left
+        by a worker that died is taken again after its lease (5 minutes).
+        """
+        from bot.cli import settings_of
+        from bot.wiring import build_runtime
+
+        settings = settings_of(ctx)
+        runtime = build_runtime(
+            settings,
+            run_migrations=migrate,
+            inbox_thread=False,
+            inbox_threads=threads,
+            inbox_idle_poll=idle_poll,
+            worker_idle_poll=outbox_poll,
+        )
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        try:
+            runtime.start_background(inbox=True, outbox=True)
+            typer.echo(f"comptoir: worker running ({threads} threads)", err=True)
+            while not stop.wait(1.0):
+                pass
+        finally:
+            typer.echo("comptoir: worker stopping (messages in hand are finished)", err=True)
+            runtime.close()

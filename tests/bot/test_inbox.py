@@ -1,0 +1,258 @@
+"""Seller messages are stored before the ack and answered by a worker, even one started later."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import slack_payloads as sp
+from bot.inbox import DispatchError, InboxWorker, bolt_dispatcher, wants_worker
+from bot.slack_standin import SlackStandin
+from routing import inbox_store
+from routing.db import make_engine, make_sessionmaker, transaction, utcnow
+from routing.models import InboxEvent, SlackEvent
+from tests.bot.conftest import AGENT, SECRET, SHOP_FR, Bot, poll
+
+
+def _inbox(bot: Bot) -> list[InboxEvent]:
+    with bot.factory() as s:
+        return inbox_store.rows(s)
+
+
+def _store(factory: sessionmaker[Session], n: int) -> list[str]:
+    ids = []
+    with transaction(factory) as s:
+        for i in range(n):
+            body = sp.message_event(channel=SHOP_FR, text=f"question {i}")
+            assert inbox_store.do_store(s, event_id=body["event_id"], body=body, now=utcnow())
+            ids.append(body["event_id"])
+    return ids
+
+
+def _status(factory: sessionmaker[Session], event_id: str) -> InboxEvent:
+    with factory() as s:
+        row = s.get(InboxEvent, event_id)
+        assert row is not None
+        return row
+
+
+def test_message_is_stored_before_the_ack_and_answered_once_the_worker_runs(
+    start_bot: Callable[..., Bot],
+) -> None:
+    bot = start_bot(inbox=False)
+    body = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
+    assert bot.send(body).status_code == 200
+    # the 200 came after the row was committed, and no listener ran in the HTTP process
+    [row] = _inbox(bot)
+    assert (row.event_id, row.status, row.attempts) == (body["event_id"], "queued", 0)
+    assert row.body["event"]["text"] == "Quelle est la commission ?"
+    assert bot.event_status(body["event_id"]) is None and bot.slack.posts() == []
+
+    bot.runtime.inbox_worker.start()
+    post = bot.slack.wait_for(lambda: bot.slack.posts(thread_ts=body["event"]["ts"]))[0]
+    assert "12 %" in post.params["text"]
+    row = poll(lambda: (r := _inbox(bot)[0]).status == "done" and r, what="row done")
+    assert row.attempts == 1 and row.done_at is not None
+
+
+def test_event_acked_before_a_crash_is_answered_by_the_next_process(
+    start_bot: Callable[..., Bot],
+) -> None:
+    first = start_bot(inbox=False, worker=False)  # serves, then dies before any work
+    body = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
+    assert first.send(body).status_code == 200
+    first.close()
+    second = start_bot()  # the restarted process, worker included
+    second.slack.wait_for(lambda: second.slack.posts(thread_ts=body["event"]["ts"]))
+    assert second.wait_event(body["event_id"], "answered")
+
+
+def test_a_slack_retry_of_a_stored_event_adds_nothing(start_bot: Callable[..., Bot]) -> None:
+    bot = start_bot(inbox=False)
+    body = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
+    assert bot.send(body).status_code == 200
+    assert bot.send(body, retry_num=1).status_code == 200
+    assert bot.send(body, retry_num=2, retry_reason="http_error").status_code == 200
+    assert [r.event_id for r in _inbox(bot)] == [body["event_id"]]
+    assert bot.runtime.inbox_worker.drain() == 1
+    bot.slack.wait_for(lambda: bot.slack.posts(thread_ts=body["event"]["ts"]))
+    time.sleep(0.3)  # let a (wrong) second answer show up if there were one
+    assert len(bot.slack.posts(thread_ts=body["event"]["ts"])) == 1
+
+
+def test_http_side_alone_acks_fast_and_keeps_everything(start_bot: Callable[..., Bot]) -> None:
+    bot = start_bot(inbox=False, worker=False)
+    bodies = [sp.message_event(channel=SHOP_FR, text=f"question {i} ?") for i in range(20)]
+    slowest = 0.0
+    for body in bodies:
+        began = time.monotonic()
+        assert bot.send(body).status_code == 200
+        slowest = max(slowest, time.monotonic() - began)
+    assert slowest < 1.0, f"an ack took {slowest:.3f}s"
+    rows = _inbox(bot)
+    assert {r.event_id for r in rows} == {b["event_id"] for b in bodies}
+    assert {r.status for r in rows} == {"queued"}
+    with bot.factory() as s:
+        assert s.query(SlackEvent).count() == 0  # no listener ran for them here
+
+
+def test_buttons_and_home_are_still_handled_where_they_arrive(
+    start_bot: Callable[..., Bot],
+) -> None:
+    bot = start_bot(inbox=False)  # no inbox worker at all
+    bot.send(sp.app_home_opened(user=AGENT))
+    bot.slack.wait_for(lambda: bot.slack.calls("views.publish"))
+    assert _inbox(bot) == []
+
+
+def test_which_deliveries_go_through_the_inbox() -> None:
+    message = sp.message_event(channel=SHOP_FR, text="hello")
+    assert wants_worker(message) == message["event_id"]
+    mention = sp.app_mention_event(channel=SHOP_FR, text="<@U0BOT> hello")
+    assert wants_worker(mention) == mention["event_id"]
+    assert wants_worker(sp.app_home_opened(user=AGENT)) is None
+    assert wants_worker({"type": "url_verification", "challenge": "x"}) is None
+    assert wants_worker({"type": "event_callback", "event": {"type": "reaction_added"}}) is None
+    # malformed: no event id or no event object -> handled as before, never half-stored
+    assert wants_worker({**message, "event_id": None}) is None
+    assert wants_worker({"type": "event_callback", "event": "message"}) is None
+
+
+def test_a_failing_delivery_is_retried_then_marked_failed_with_its_error(
+    session_factory: sessionmaker[Session], slack: SlackStandin
+) -> None:
+    app = App(
+        client=WebClient(token=slack.token, base_url=slack.url),
+        signing_secret=SECRET,
+        process_before_response=True,
+        request_verification_enabled=False,
+    )
+    calls: list[str] = []
+
+    @app.event("message")
+    def broken(body: dict[str, Any]) -> None:
+        calls.append(body["event_id"])
+        if "flaky" in body["event"]["text"] and len(calls) > 1:
+            return
+        raise RuntimeError("database went away")
+
+    worker = InboxWorker(
+        session_factory, bolt_dispatcher(app), max_attempts=3, retry_delay=timedelta(0)
+    )
+    with transaction(session_factory) as s:
+        doomed = sp.message_event(channel=SHOP_FR, text="always fails")
+        inbox_store.do_store(s, event_id=doomed["event_id"], body=doomed, now=utcnow())
+    assert worker.drain() == 3  # tried three times, then given up
+    row = _status(session_factory, doomed["event_id"])
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert row.last_error == "RuntimeError: database went away"
+    assert worker.drain() == 0  # a failed row stays failed, visible, not retried forever
+
+    calls.clear()
+    with transaction(session_factory) as s:
+        flaky = sp.message_event(channel=SHOP_FR, text="flaky once")
+        inbox_store.do_store(s, event_id=flaky["event_id"], body=flaky, now=utcnow())
+    assert worker.drain() == 2
+    row = _status(session_factory, flaky["event_id"])
+    assert (row.status, row.attempts) == ("done", 2)
+    assert row.last_error == "RuntimeError: database went away"  # the earlier failure is kept
+
+
+def test_a_retry_waits_for_its_delay(session_factory: sessionmaker[Session]) -> None:
+    now = utcnow()
+
+    def fail(body: dict[str, Any]) -> None:
+        raise DispatchError("Slack listener failed")
+
+    worker = InboxWorker(session_factory, fail, retry_delay=timedelta(seconds=5), clock=lambda: now)
+    [event_id] = _store(session_factory, 1)
+    assert worker.drain() == 1 and _status(session_factory, event_id).status == "retry"
+    assert worker.drain() == 0  # not before the delay
+    now += timedelta(seconds=6)
+    assert worker.drain() == 1 and _status(session_factory, event_id).attempts == 2
+
+
+def test_a_row_left_working_by_a_dead_worker_is_taken_again_after_the_lease(
+    session_factory: sessionmaker[Session],
+) -> None:
+    [event_id] = _store(session_factory, 1)
+    t0 = utcnow()
+    with transaction(session_factory) as s:  # a worker claims it, then its process dies
+        claimed = inbox_store.claim_next(s, now=t0, lease=timedelta(minutes=5))
+    assert claimed is not None and claimed[2] == 1
+    handled: list[str] = []
+    now = t0 + timedelta(minutes=1)
+    survivor = InboxWorker(
+        session_factory,
+        lambda body: handled.append(body["event_id"]),
+        lease=timedelta(minutes=5),
+        clock=lambda: now,
+    )
+    assert survivor.drain() == 0  # still leased to the (maybe slow) first worker
+    now = t0 + timedelta(minutes=6)
+    assert survivor.drain() == 1 and handled == [event_id]
+    row = _status(session_factory, event_id)
+    assert (row.status, row.attempts) == ("done", 2)
+    with transaction(session_factory) as s:  # the first worker, back from the dead, cannot undo it
+        assert not inbox_store.mark_failed(s, event_id=event_id, attempt=1, error="late", now=now)
+    assert _status(session_factory, event_id).status == "done"
+
+
+def test_rows_are_claimed_in_the_order_they_arrived(
+    session_factory: sessionmaker[Session],
+) -> None:
+    ids = _store(session_factory, 5)
+    seen: list[str] = []
+    InboxWorker(session_factory, lambda body: seen.append(body["event_id"])).drain()
+    assert seen == ids
+
+
+def test_two_worker_processes_never_handle_the_same_row(migrated_url: str) -> None:
+    engines = [make_engine(migrated_url) for _ in range(2)]
+    factories = [make_sessionmaker(e) for e in engines]
+    ids = _store(factories[0], 60)
+    handled: list[str] = []
+    lock = threading.Lock()
+
+    def record(body: dict[str, Any]) -> None:
+        time.sleep(0.005)  # a little work, so the workers overlap
+        with lock:
+            handled.append(body["event_id"])
+
+    workers = [
+        InboxWorker(f, record, threads=2, idle_poll=0.05, retry_delay=timedelta(0))
+        for f in factories
+    ]
+    try:
+        for w in workers:
+            w.start()
+
+        def all_done() -> bool:
+            with factories[0]() as s:
+                return inbox_store.counts(s).get("done") == len(ids)
+
+        poll(all_done, timeout=30, what="every row done")
+    finally:
+        for w in workers:
+            w.stop()
+        for e in engines:
+            e.dispose()
+    assert sorted(handled) == sorted(ids)  # each exactly once
+
+
+@pytest.mark.parametrize("threads", [0])
+def test_a_worker_needs_a_thread_and_an_attempt(
+    session_factory: sessionmaker[Session], threads: int
+) -> None:
+    with pytest.raises(ValueError):
+        InboxWorker(session_factory, lambda body: None, threads=threads)
+    with pytest.raises(ValueError):
+        InboxWorker(session_factory, lambda body: None, max_attempts=0)
