@@ -18,8 +18,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from time import monotonic
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -31,6 +32,7 @@ from routing import job_runs
 from routing.calendars import check_aware, french_public_holidays
 from routing.db import transaction
 from routing.leader import Campaign, Leader, process_owner
+from routing.performance.config import PerfConfig, load_perf_config
 
 logger = logging.getLogger(__name__)
 
@@ -116,35 +118,128 @@ def _sla_sweep(deps: Deps) -> None:
 CATCH_UP_MINUTES = 5
 
 
-PERIODIC: tuple[Job, ...] = ()  # the performance jobs, once they exist
+class Deferred(Exception):
+    """Raised by a periodic job that must not act now (quiet hours): the period stays
+    undone and the next catch-up tries again."""
 
-SCHEDULE: tuple[Job, ...] = (
-    Job(
-        id="sla_sweep",
-        func=_sla_sweep,
-        trigger="interval",
-        trigger_args={"minutes": 1},
-        # However late, a sweep is worth running: it fires every deadline that passed since
-        # the last one (once each, the clocks are in the database), so a breach that happened
-        # while the process was paused is still told, late, rather than never.
-        misfire_grace_time=None,
-    ),
-    Job(
-        id="catch_up",
-        func=lambda deps: None,  # build_scheduler binds it to catch_up over the table's jobs
-        trigger="interval",
-        trigger_args={"minutes": CATCH_UP_MINUTES},
-        # Runs at once when the scheduler starts (LeadingScheduler sets it due), then retries
-        # failed periods; however late, it only ever looks at what is due now.
-        misfire_grace_time=None,
-    ),
-    *PERIODIC,
+
+# ---- the performance jobs (routing.performance, routing.nudges, bot.perf_posting) ----
+
+
+def _perf_evaluate(config: PerfConfig, deps: Deps, period: Period, now: datetime) -> None:
+    from routing.performance.evaluate import evaluate_all
+
+    # the evaluation of day D runs on D, over the window ending D (metrics imported so far)
+    with transaction(deps.session_factory) as session:
+        run = evaluate_all(session, day=period.day, config=config, now=now)
+    logger.info("perf_evaluate %s: %s", period.key, run)
+
+
+def _nudges(config: PerfConfig, deps: Deps, period: Period, now: datetime) -> None:
+    from bot.perf_posting import post_nudges
+
+    kb = deps.answerer
+    if not hasattr(kb, "retrieve"):
+        raise TypeError("nudges quote the guidelines: the answerer must have .retrieve()")
+    report = post_nudges(
+        deps.session_factory, deps.outbox, kb=cast(Any, kb), config=config, day=period.day, now=now
+    )
+    if report.deferred:
+        raise Deferred("quiet hours")
+    logger.info("nudges %s: %d posted, %d skipped", period.key, report.posted, report.skipped)
+
+
+def _digests(config: PerfConfig, deps: Deps, period: Period, now: datetime) -> None:
+    from bot.perf_posting import post_digests
+
+    report = post_digests(
+        deps.session_factory,
+        deps.outbox,
+        config=config,
+        day=period.day,
+        now=now,
+        language=deps.staff_language,
+        timezone=deps.helpdesk_timezone,
+    )
+    logger.info("digests %s: %d posted, %d skipped", period.key, report.posted, report.skipped)
+
+
+def performance_jobs(config: PerfConfig) -> tuple[Job, ...]:
+    """The periodic jobs, at the times of the performance configuration's `schedules`."""
+    s = config.schedules
+    every_day = frozenset(range(7))
+    return (
+        Job(
+            id="perf_evaluate",
+            func=partial(_perf_evaluate, config),
+            rule=Rule(at=s.evaluation_time, timezone=s.timezone, weekdays=every_day),
+            # However late: an evaluation only stores numbers (nobody is pinged), and a
+            # missing day would leave a hole in the weekly history that segments read.
+            misfire_grace_time=None,
+        ),
+        Job(
+            id="nudges",
+            func=partial(_nudges, config),
+            rule=Rule(
+                at=s.nudges_time,
+                timezone=s.timezone,
+                weekdays=frozenset({s.nudges_weekday}),
+                period="week",
+            ),
+            # 8 h: sellers are promised a Monday-morning nudge; sent by mid-afternoon it is
+            # still that day's, later the week's nudge is dropped (recorded as missed).
+            misfire_grace_time=8 * 3600,
+        ),
+        Job(
+            id="digests",
+            func=partial(_digests, config),
+            rule=Rule(
+                at=s.digests_time,
+                timezone=s.timezone,
+                weekdays=frozenset(range(5)) if s.digests_business_days else every_day,
+                business_days=s.digests_business_days,
+            ),
+            # 10 h: a morning digest read by the end of the working day still helps; after
+            # that tomorrow's replaces it (each digest is the portfolio's state, not a delta).
+            misfire_grace_time=10 * 3600,
+        ),
+    )
+
+
+CATCH_UP_MINUTES = 5
+
+SLA_SWEEP = Job(
+    id="sla_sweep",
+    func=_sla_sweep,
+    trigger="interval",
+    trigger_args={"minutes": 1},
+    # However late, a sweep is worth running: it fires every deadline that passed since
+    # the last one (once each, the clocks are in the database), so a breach that happened
+    # while the process was paused is still told, late, rather than never.
+    misfire_grace_time=None,
 )
+CATCH_UP = Job(
+    id="catch_up",
+    func=lambda deps: None,  # build_scheduler binds it to catch_up over the table's jobs
+    trigger="interval",
+    trigger_args={"minutes": CATCH_UP_MINUTES},
+    # LeadingScheduler catches up once when elected; this retries failed or deferred
+    # periods every few minutes. However late, it only ever looks at what is due now.
+    misfire_grace_time=None,
+)
+
+
+def schedule_for(config: PerfConfig | None) -> tuple[Job, ...]:
+    """The whole table; `config` (the operator's performance file) sets the periodic times."""
+    return (SLA_SWEEP, CATCH_UP, *(performance_jobs(config) if config else ()))
+
+
+SCHEDULE: tuple[Job, ...] = schedule_for(load_perf_config())
 
 
 def run_due(deps: Deps, job: Job, *, now: datetime, owner: str | None = None) -> str:
     """Run the latest due period of a periodic job unless it is done or running elsewhere.
-    Returns what happened: "none-due", "missed", "taken", "done" or "failed"."""
+    Returns what happened: "none-due", "missed", "taken", "done", "deferred" or "failed"."""
     if job.rule is None:
         raise ValueError(f"{job.id} has no rule: only periodic jobs have periods")
     owner = owner or process_owner()
@@ -163,6 +258,13 @@ def run_due(deps: Deps, job: Job, *, now: datetime, owner: str | None = None) ->
     started = monotonic()
     try:
         job.func(deps, period, now)
+    except Deferred as why:
+        logger.info(
+            "job %s %s deferred (%s); the next catch-up tries again", job.id, period.key, why
+        )
+        with transaction(deps.session_factory) as session:
+            job_runs.mark_failed(session, run_id=run_id, error=f"deferred: {why}", now=now)
+        return "deferred"
     except Exception:
         logger.exception("job %s %s failed; retried at the next catch-up", job.id, period.key)
         with transaction(deps.session_factory) as session:
@@ -267,19 +369,22 @@ def _catch_up_of(periodic: tuple[Job, ...], deps: Deps, owner: str) -> Callable[
 
 
 class LeadingScheduler:
-    """Runs `scheduler` only while this process leads (routing.leader.Campaign): started
-    (catch-up first) when elected, paused when the lock is lost, campaigning again after."""
+    """Runs `scheduler` only while this process leads (routing.leader.Campaign). When elected:
+    `catch_up()` first (the periods missed while nobody led, each once), then the table's
+    triggers; when the lock is lost: paused, campaigning again. `announce` says each change."""
 
     def __init__(
         self,
         scheduler: BackgroundScheduler,
         leader: Leader,
         *,
+        catch_up: Callable[[], dict[str, str]] | None = None,
         owner: str | None = None,
         retry_seconds: float = 5.0,
         announce: Callable[[str], Any] = logger.warning,
     ) -> None:
         self.scheduler = scheduler
+        self.catch_up = catch_up
         self.owner = owner or process_owner()
         self.announce = announce
         self.campaign = Campaign(
@@ -300,12 +405,17 @@ class LeadingScheduler:
             self.scheduler.shutdown(wait=True)
 
     def _elected(self) -> None:
-        if not self.scheduler.running:
-            self.scheduler.start(paused=True)
-        if self.scheduler.get_job("catch_up") is not None:
-            self.scheduler.modify_job("catch_up", next_run_time=datetime.now(UTC))
-        self.scheduler.resume()
         self.announce(f"scheduler leader: {self.owner}")
+        if self.catch_up is not None:
+            # before the triggers start, on this thread: an exception (the database gone)
+            # gives the lead up and the campaign tries again, rather than half-starting
+            outcomes = self.catch_up()
+            said = ", ".join(f"{job}={what}" for job, what in outcomes.items())
+            self.announce(f"caught up: {said or 'no periodic job'}")
+        if self.scheduler.running:
+            self.scheduler.resume()
+        else:
+            self.scheduler.start()
 
     def _lost(self) -> None:
         if self.scheduler.running:

@@ -207,6 +207,15 @@ def wait_until(check: Any, *, timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
+def job_runs_owners(url: str) -> dict[str, tuple[str, str, Any]]:
+    """{job id: (owner, status, started_at)} of every recorded run."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT job_id, owner, status, started_at FROM job_runs")).all()
+    engine.dispose()
+    return {job: (owner, status, started) for job, owner, status, started in rows}
+
+
 @pytest.fixture
 def two_serves(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Serve, Serve]]:
     migrate.upgrade(postgres_url)  # once, before: two processes would race to create tables
@@ -231,7 +240,7 @@ def two_serves(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Serve, Serve
 
 @pytest.mark.slow
 def test_one_of_two_serve_processes_leads_and_the_other_takes_over_when_it_is_killed(
-    two_serves: tuple[Serve, Serve],
+    two_serves: tuple[Serve, Serve], postgres_url: str
 ) -> None:
     one, two = two_serves
     wait_until(
@@ -251,6 +260,13 @@ def test_one_of_two_serve_processes_leads_and_the_other_takes_over_when_it_is_ki
     follower = two if leader is one else one
     (line,) = [ln for ln in leader.drain() if "scheduler leader" in ln]
     assert line.endswith(f":{leader.proc.pid}")  # the owner it announces is that process
+    owner = line.rsplit(" ", 1)[-1]
+    # on start the leader caught up: today's evaluation is recorded under its name, and only
+    # the leader wrote job_runs (the follower's scheduler never ran)
+    wait_until(lambda: leader.said("caught up:"), timeout=30, what="the leader's catch-up")
+    before = job_runs_owners(postgres_url)
+    assert "perf_evaluate" in before
+    assert {who for who, _, _ in before.values()} == {owner}
 
     leader.proc.send_signal(signal.SIGKILL)  # no clean shutdown: the server must notice
     leader.proc.wait(timeout=10)
@@ -259,4 +275,46 @@ def test_one_of_two_serve_processes_leads_and_the_other_takes_over_when_it_is_ki
     )
     assert follower.said(f":{follower.proc.pid}")
     assert follower.proc.poll() is None
+    # the new leader caught up too, and found nothing to redo: the same rows, same owner
+    wait_until(lambda: follower.said("caught up:"), timeout=30, what="the new leader's catch-up")
+    assert any("perf_evaluate=taken" in ln for ln in follower.drain())
+    after = job_runs_owners(postgres_url)
+    assert after["perf_evaluate"] == before["perf_evaluate"]
     print(f"takeover after SIGKILL: {took:.2f} s")
+
+
+def test_leading_scheduler_catches_up_runs_and_pauses_with_the_lead(postgres_url: str) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    said: list[str] = []
+    catch_ups: list[str] = []
+
+    def make(name: str) -> tuple[Any, BackgroundScheduler]:
+        from bot.scheduler import LeadingScheduler
+
+        scheduler = BackgroundScheduler()
+        leading = LeadingScheduler(
+            scheduler,
+            PostgresLeader(postgres_url),
+            catch_up=lambda: catch_ups.append(name) or {"digests": "done"},  # type: ignore[func-returns-value]
+            owner=name,
+            announce=said.append,
+        )
+        return leading, scheduler
+
+    (a, a_sched), (b, b_sched) = make("a:1"), make("b:2")
+    try:
+        assert a.campaign.step() and not b.campaign.step()
+        assert a_sched.running and not b_sched.running
+        assert catch_ups == ["a:1"]
+        assert said == ["scheduler leader: a:1", "caught up: digests=done"]
+        _terminate_lock_holders(postgres_url, _lock_key("comptoir.scheduler"))
+        assert not a.campaign.step()
+        assert a_sched.state == 2  # STATE_PAUSED: its jobs no longer fire
+        assert b.campaign.step() and b_sched.running
+        assert catch_ups == ["a:1", "b:2"]
+        assert "scheduler follower: a:1 lost the lead" in said
+    finally:
+        a.stop()
+        b.stop()
+    assert not a_sched.running and not b_sched.running

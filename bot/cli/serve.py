@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Migrate the database, open the knowledge base, and answer sellers in Slack."""
         from bot.cli import settings_of
-        from bot.scheduler import LeadingScheduler
+        from bot.scheduler import SCHEDULE, LeadingScheduler, catch_up
         from bot.server import HttpServer, make_wsgi
         from bot.wiring import build_runtime
         from routing.leader import make_leader
@@ -39,10 +39,12 @@ def register(app: typer.Typer) -> None:
         runtime.outbox_worker.start()
         # bot.scheduler.SCHEDULE runs in one process only: the one holding the leader lock
         # (routing.leader); the others campaign every `leader_retry` seconds and take over
-        # when it dies. Each change is said on stderr, like the listening line.
+        # when it dies. A new leader first runs the periods missed while nobody led (once
+        # each, job_runs). Each change is said on stderr, like the listening line.
         leading = LeadingScheduler(
             runtime.scheduler,
             make_leader(settings.db_url),
+            catch_up=lambda: catch_up(runtime.deps, SCHEDULE, now=runtime.deps.clock()),
             retry_seconds=leader_retry,
             announce=lambda line: typer.echo(f"comptoir: {line}", err=True),
         ).start()

@@ -13,11 +13,23 @@ from typing import Any
 
 import pytest
 from slack_sdk import WebClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.listeners.deps import Deps
 from bot.outbox import Outbox
-from bot.scheduler import SCHEDULE, Job, Period, Rule, build_scheduler, catch_up, run_due
+from bot.scheduler import (
+    CATCH_UP,
+    SCHEDULE,
+    SLA_SWEEP,
+    Deferred,
+    Job,
+    Period,
+    Rule,
+    build_scheduler,
+    catch_up,
+    run_due,
+)
 from routing import job_runs
 from routing.db import make_engine, make_sessionmaker, transaction
 from tests.bot.conftest import default_answerer
@@ -237,28 +249,75 @@ def test_claim_rejects_bad_input(session_factory: sessionmaker[Session]) -> None
         with pytest.raises(ValueError, match="status"):
             job_runs.list_runs(s, status="finished")
     with pytest.raises(ValueError, match="no rule"):
-        run_due(make_deps(session_factory), SCHEDULE[0], now=utc(2026, 1, 1))
+        run_due(make_deps(session_factory), SLA_SWEEP, now=utc(2026, 1, 1))
 
 
 # ---- the table, as APScheduler runs it ----
 
 
-def test_every_job_of_the_table_coalesces_and_never_overlaps(
+def test_the_table_has_every_job_at_the_configured_times_coalesced_never_overlapping(
     session_factory: sessionmaker[Session],
 ) -> None:
-    rec = Recorder()
-    schedule = (*SCHEDULE, digest_job(rec))
-    scheduler = build_scheduler(make_deps(session_factory), schedule)
+    assert [job.id for job in SCHEDULE] == [
+        "sla_sweep",
+        "catch_up",
+        "perf_evaluate",
+        "nudges",
+        "digests",
+    ]
+    scheduler = build_scheduler(make_deps(session_factory), SCHEDULE)
     try:
         scheduler.start(paused=True)
-        for job in schedule:
+        for job in SCHEDULE:
             aps = scheduler.get_job(job.id)
             assert aps.coalesce is True and aps.max_instances == 1
             assert aps.misfire_grace_time == job.misfire_grace_time
+        assert scheduler.get_job("sla_sweep").trigger.interval == timedelta(minutes=1)
         assert scheduler.get_job("catch_up").trigger.interval == timedelta(minutes=5)
-        assert str(scheduler.get_job("digests").trigger.timezone) == PARIS
+
+        def next_fire(job_id: str, after: datetime) -> datetime:
+            fire = scheduler.get_job(job_id).trigger.get_next_fire_time(None, after)
+            return fire.astimezone(UTC)
+
+        friday_noon = utc(2026, 11, 27, 11)
+        # routing/performance/defaults.yaml: evaluation 07:00, nudges Monday 09:30,
+        # digests 08:30 on business days, all Europe/Paris (CET: UTC+1 in November)
+        assert next_fire("perf_evaluate", friday_noon) == utc(2026, 11, 28, 6)  # Saturday too
+        assert next_fire("nudges", friday_noon) == utc(2026, 11, 30, 8, 30)
+        assert next_fire("digests", friday_noon) == utc(2026, 11, 30, 7, 30)  # not the weekend
     finally:
         scheduler.shutdown(wait=False)
+    grace = {job.id: job.misfire_grace_time for job in SCHEDULE}
+    assert grace == {
+        "sla_sweep": None,
+        "catch_up": None,
+        "perf_evaluate": None,
+        "nudges": 8 * 3600,
+        "digests": 10 * 3600,
+    }
+
+
+def test_a_deferred_run_stays_undone_and_runs_at_the_next_tick_after(
+    session_factory: sessionmaker[Session],
+) -> None:
+    quiet = [True]
+    ran: list[datetime] = []
+
+    def nudges(deps: Deps, period: Period, now: datetime) -> None:
+        if quiet[0]:
+            raise Deferred("quiet hours")
+        ran.append(now)
+
+    job = Job(
+        id="nudges", func=nudges, rule=Rule(at=time(9, 30), weekdays=frozenset({0}), period="week")
+    )
+    deps = make_deps(session_factory)
+    monday = utc(2026, 11, 30, 8, 30)
+    assert run_due(deps, job, now=monday, owner="a:1") == "deferred"
+    assert rows(session_factory, "nudges") == [("2026-W49", "failed", "deferred: quiet hours")]
+    quiet[0] = False
+    assert run_due(deps, job, now=monday + timedelta(minutes=10), owner="a:1") == "done"
+    assert ran == [monday + timedelta(minutes=10)]
 
 
 def test_the_scheduler_runs_catch_up_through_apscheduler(
@@ -269,7 +328,7 @@ def test_the_scheduler_runs_catch_up_through_apscheduler(
     now = utc(2026, 11, 27, 10)
     deps = make_deps(session_factory)
     deps.clock = lambda: now
-    scheduler = build_scheduler(deps, (SCHEDULE[1], digest_job(rec)), owner="a:1")
+    scheduler = build_scheduler(deps, (CATCH_UP, digest_job(rec)), owner="a:1")
     scheduler.start(paused=True)
     try:
         scheduler.modify_job("catch_up", next_run_time=datetime.now(UTC))
@@ -344,3 +403,50 @@ def test_two_processes_racing_for_the_same_periods_run_each_once(
         owners = {r.owner for r in runs}
     engine.dispose()
     assert owners <= {"p1", "p2"}
+
+
+# ---- the performance jobs of the table, on sample data ----
+
+
+def test_the_performance_jobs_run_once_each_in_order_from_the_table(
+    session_factory: sessionmaker[Session], tmp_path: Path, sample_kb: Any
+) -> None:
+    from bot.slack_standin import SlackStandin
+    from routing.models import Digest, Nudge, PerfEvaluation
+    from routing.performance.metrics_import import import_metrics_csv
+    from routing.performance.sample import write_sample
+    from routing.sellers import do_import_directory, read_directory_csv
+
+    monday = date(2026, 11, 30)
+    write_sample(tmp_path, sellers=30, days=60, end=monday)
+    now = utc(2026, 11, 30, 9)  # 10:00 in Paris: after all three were due, the server was down
+    with transaction(session_factory) as s:
+        do_import_directory(s, read_directory_csv(tmp_path / "sellers.csv"))
+        import_metrics_csv(s, path=tmp_path / "metrics.csv", now=now)
+    with SlackStandin() as slack:
+        client = WebClient(token=slack.token, base_url=slack.url, timeout=5, retry_handlers=[])
+        deps = Deps(
+            session_factory=session_factory,
+            answerer=sample_kb,
+            outbox=Outbox(session_factory, client),
+        )
+        outcome = catch_up(deps, SCHEDULE, now=now, owner="a:1")
+        assert outcome == {"perf_evaluate": "done", "nudges": "done", "digests": "done"}
+        assert catch_up(deps, SCHEDULE, now=now + timedelta(minutes=5), owner="b:2") == {
+            "perf_evaluate": "taken",
+            "nudges": "taken",
+            "digests": "taken",
+        }
+    assert {(k, st) for k, st, _ in rows(session_factory, "perf_evaluate")} == {
+        ("2026-11-30", "done")
+    }
+    assert [(k, st) for k, st, _ in rows(session_factory, "nudges")] == [("2026-W49", "done")]
+    with session_factory() as s:
+        evaluated = s.scalars(
+            select(PerfEvaluation.seller_id).where(PerfEvaluation.day == monday)
+        ).all()
+        nudged = s.scalars(select(Nudge.seller_id)).all()
+        digests = s.scalars(select(Digest.account_manager_id)).all()
+    assert len(set(evaluated)) == 30  # every seller evaluated for the day (daily + weekly rows)
+    assert nudged and len(nudged) == len(set(nudged))  # someone to nudge, each once
+    assert digests and len(digests) == len(set(digests))
