@@ -81,6 +81,7 @@ class PerfConfig:
     exit_review_weeks: int
     decline_drop_points: float
     decline_drops_in_a_row: int
+    decline_min_drop_points: float
     projection_weeks: int
     projection_horizon_weeks: int
     weekly_weekday: int  # 0 = Monday
@@ -145,6 +146,9 @@ def parse_perf_config(data: Any, *, source: str = "<config>") -> PerfConfig:
         decline_drop_points=r.number(dec.get("weekly_drop_points"), "decline.weekly_drop_points"),
         decline_drops_in_a_row=r.integer(
             dec.get("drops_in_a_row"), "decline.drops_in_a_row", minimum=1
+        ),
+        decline_min_drop_points=r.number(
+            dec.get("min_drop_points", 0.0), "decline.min_drop_points"
         ),
         projection_weeks=r.integer(proj.get("weeks"), "projection.weeks", minimum=2),
         projection_horizon_weeks=r.integer(

@@ -109,7 +109,7 @@ def _trajectories(
     """trouble (S, D) in [0, 1], expected orders per day (S,), first active day (S,)."""
     n = len(profile_idx)
     t = np.arange(days)[None, :] / max(days - 1, 1)
-    base = rng.beta(1.3, 9.0, n)[:, None]  # most sellers are good
+    base = rng.beta(1.2, 12.0, n)[:, None]  # most sellers are good
     trouble = np.repeat(base, days, axis=1)
     p = profile_idx[:, None]
     slow = rng.uniform(0.35, 0.7, n)[:, None]
@@ -128,6 +128,14 @@ def _trajectories(
     return trouble, volume, start
 
 
+def _level(q: np.ndarray, alert: float, limit: float, best: float) -> np.ndarray:
+    """A metric's expected value for trouble q: the brief's alert at q = 0.35, its limit at
+    q = 0.55, linear in between and beyond, never better than `best`."""
+    slope = (limit - alert) / 0.2
+    value = alert + (q - 0.35) * slope
+    return np.minimum(value, best) if slope < 0 else np.maximum(value, best)
+
+
 def _write_metrics(
     path: Path,
     ids: list[str],
@@ -139,23 +147,22 @@ def _write_metrics(
 ) -> int:
     n, days = trouble.shape
     # each seller weighs each metric differently: trouble shows where they are weak
-    sens = rng.uniform(0.2, 1.4, (n, 8))
+    sens = rng.uniform(0.3, 1.3, (n, 8))
     q = trouble[:, :, None] * sens[:, None, :]  # (S, D, 8)
     weekday = np.array([(first + timedelta(days=d)).weekday() for d in range(days)])
     lam = volume[:, None] * _WEEKLY[weekday][None, :]
     orders = rng.poisson(lam)
-    p_acc = np.clip(0.997 - 0.09 * q[..., 0], 0.5, 1)
-    accepted = rng.binomial(orders, p_acc)
-    delay = 9.0 + 30.0 * q[..., 1]
-    cancels = rng.binomial(accepted, np.clip(0.003 + 0.05 * q[..., 2], 0, 1))
+    accepted = rng.binomial(orders, _level(q[..., 0], 97, 95, 99.7) / 100)
+    delay = _level(q[..., 1], 20, 24, 6)
+    cancels = rng.binomial(accepted, _level(q[..., 2], 1.5, 2.5, 0.2) / 100)
     shipments = accepted - cancels
-    late = rng.binomial(shipments, np.clip(0.012 + 0.14 * q[..., 3], 0, 1))
-    tracked = rng.binomial(shipments, np.clip(0.997 - 0.09 * q[..., 4], 0, 1))
+    late = rng.binomial(shipments, _level(q[..., 3], 4, 8, 1.0) / 100)
+    tracked = rng.binomial(shipments, _level(q[..., 4], 97, 95, 99.7) / 100)
     messages = rng.poisson(orders * 0.35 + 0.1)
-    response = 6.0 + 34.0 * q[..., 5]
-    incidents = rng.binomial(orders, np.clip(0.007 + 0.07 * q[..., 6], 0, 1))
+    response = _level(q[..., 5], 20, 24, 4)
+    incidents = rng.binomial(orders, _level(q[..., 6], 3, 5, 0.5) / 100)
     ratings = rng.binomial(orders, 0.3)
-    rating = 4.8 - 1.6 * q[..., 7]
+    rating = _level(q[..., 7], 4.2, 4.0, 4.85)
     # day means scatter around the level, less when there are more events behind them
     delay_obs = delay * rng.gamma(8.0, 1 / 8.0, (n, days))
     resp_obs = response * rng.gamma(6.0, 1 / 6.0, (n, days))

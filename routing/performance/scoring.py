@@ -176,7 +176,8 @@ def trend(scores: np.ndarray, config: PerfConfig) -> Trend:
     `drops_in_a_row` weekly drops in a row, whatever the segment."""
     delta = scores[:, 0] - scores[:, 1]
     with np.errstate(invalid="ignore"):
-        drop = scores[:, :-1] < scores[:, 1:]  # point k lower than point k+1 (a week before)
+        # point k lower than point k+1 (a week before) by at least the noise floor
+        drop = scores[:, 1:] - scores[:, :-1] >= max(config.decline_min_drop_points, 1e-9)
     run = np.cumprod(drop, axis=1).sum(axis=1)
     with np.errstate(invalid="ignore"):
         weekly_drop = delta <= -config.decline_drop_points
