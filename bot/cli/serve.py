@@ -29,22 +29,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Migrate the database, open the knowledge base, and answer sellers in Slack."""
         from bot.cli import settings_of
-        from bot.scheduler import SCHEDULE, LeadingScheduler, catch_up
+        from bot.scheduler import LeadingScheduler, build_scheduler, catch_up, schedule_for
         from bot.server import HttpServer, make_wsgi
         from bot.wiring import build_runtime
         from routing.leader import make_leader
+        from routing.performance.config import load_perf_config
 
         settings = settings_of(ctx)
+        # the operator's performance file sets the periodic jobs' times; a bad file stops here
+        schedule = schedule_for(load_perf_config(getattr(settings, "perf_config_path", None)))
         runtime = build_runtime(settings, socket=socket)  # refuses placeholder secrets first
         runtime.outbox_worker.start()
-        # bot.scheduler.SCHEDULE runs in one process only: the one holding the leader lock
+        # The schedule runs in one process only: the one holding the leader lock
         # (routing.leader); the others campaign every `leader_retry` seconds and take over
         # when it dies. A new leader first runs the periods missed while nobody led (once
         # each, job_runs). Each change is said on stderr, like the listening line.
         leading = LeadingScheduler(
-            runtime.scheduler,
+            build_scheduler(runtime.deps, schedule),  # runtime.scheduler has the default times
             make_leader(settings.db_url),
-            catch_up=lambda: catch_up(runtime.deps, SCHEDULE, now=runtime.deps.clock()),
+            catch_up=lambda: catch_up(runtime.deps, schedule, now=runtime.deps.clock()),
             retry_seconds=leader_retry,
             announce=lambda line: typer.echo(f"comptoir: {line}", err=True),
         ).start()
