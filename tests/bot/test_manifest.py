@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from bot import slack_payloads as sp
+from bot.slack_standin import UPLOAD_URL_METHOD, SlackStandin
 from tests.bot.conftest import SHOP_FR, SHOP_NO_AM, SQLITE_ONLY, TRIAGE, Bot
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
@@ -19,6 +20,12 @@ METHOD_SCOPE = {
     "reactions.remove": "reactions:write",
     "views.publish": None,
     "auth.test": None,
+}
+# the account managers' digest: a DM opened for the chart, uploaded in Slack's three steps
+DIGEST_METHOD_SCOPE = {
+    "conversations.open": "im:write",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
 }
 EVENT_SCOPE = {
     "message.channels": "channels:history",
@@ -63,6 +70,7 @@ def test_manifest_scopes_are_the_ones_used(bot: Bot) -> None:
     used = {c.method for c in bot.slack.requests()}
     assert used == set(METHOD_SCOPE), f"unexpected or unused methods: {used ^ set(METHOD_SCOPE)}"
     needed = {METHOD_SCOPE[m] for m in used} - {None}
+    needed |= set(DIGEST_METHOD_SCOPE.values())
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
     needed |= {EVENT_SCOPE[e] for e in events} - {None}
     commands = manifest["features"]["slash_commands"]
@@ -74,3 +82,22 @@ def test_manifest_scopes_are_the_ones_used(bot: Bot) -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert commands[0]["url"].endswith("/slack/events")
+
+
+def test_the_digest_chart_needs_exactly_its_two_scopes(slack: SlackStandin) -> None:
+    """Opening the DM and uploading the chart use the methods the manifest grants."""
+    from bot.perf_posting import open_dm, upload_file
+    from bot.settings import Settings
+    from bot.wiring import slack_client
+
+    client = slack_client(
+        Settings(_env_file=None, slack_bot_token=slack.token, slack_api_url=slack.url)  # type: ignore[call-arg]
+    )
+    channel = open_dm(client, "U0ACCTMGR1")
+    file_id = upload_file(client, data=b"\x89PNG\r\n\x1a\n", filename="chart.png")
+    client.files_completeUploadExternal(files=[{"id": file_id}], channel_id=channel)
+    # the bytes go to the upload URL Slack hands out, which is no API method and needs no scope
+    used = {c.method for c in slack.calls()} - {UPLOAD_URL_METHOD}
+    assert used == set(DIGEST_METHOD_SCOPE), used
+    scopes = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
+    assert set(DIGEST_METHOD_SCOPE.values()) <= scopes
