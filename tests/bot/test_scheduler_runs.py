@@ -101,6 +101,9 @@ def test_digests_skip_weekends_and_french_public_holidays() -> None:
     trigger = DIGESTS.cron()
     fire = trigger.get_next_fire_time(None, utc(2026, 11, 27, 8))
     assert fire == utc(2026, 11, 30, 7, 30)  # Friday 09:00 Paris → Monday 08:30
+    # …and keeps 08:30 Paris across the spring change: 07:30 UTC on Friday, 06:30 on Monday
+    assert trigger.get_next_fire_time(None, utc(2026, 3, 27, 7)) == utc(2026, 3, 27, 7, 30)
+    assert trigger.get_next_fire_time(None, utc(2026, 3, 27, 8)) == utc(2026, 3, 30, 6, 30)
 
 
 def test_naive_now_is_refused() -> None:
@@ -185,6 +188,19 @@ def test_a_run_missed_while_down_happens_once_late_on_start(
     assert run_due(deps, job, now=utc(2026, 11, 30, 7, 30), owner="a:1") == "done"
     assert [key for key, _ in rec.ran] == ["2026-11-26", "2026-11-27", "2026-11-30"]
     assert rec.ran[1][1] == start  # late, once
+
+
+def test_the_trigger_firing_on_a_holiday_runs_nothing_new(
+    session_factory: sessionmaker[Session],
+) -> None:
+    rec = Recorder()
+    deps = make_deps(session_factory)
+    assert run_due(deps, digest_job(rec), now=utc(2026, 11, 10, 7, 30), owner="a:1") == "done"
+    # Wednesday 11 November: the Monday-to-Friday trigger fires, the rule says "not today"
+    assert run_due(deps, digest_job(rec), now=utc(2026, 11, 11, 7, 30), owner="a:1") == "taken"
+    assert run_due(deps, digest_job(rec), now=utc(2026, 11, 12, 7, 30), owner="a:1") == "done"
+    assert [key for key, _ in rec.ran] == ["2026-11-10", "2026-11-12"]
+    assert [key for key, _, _ in rows(session_factory)] == ["2026-11-10", "2026-11-12"]
 
 
 def test_a_run_too_late_for_its_grace_is_recorded_as_missed_not_run(
