@@ -57,6 +57,13 @@ class Leader(Protocol):
     def release(self) -> None: ...
 
 
+# A SIGKILLed leader's kernel closes its socket and the server frees the lock at once; a
+# leader whose machine vanished sends nothing, and the server would hold the lock until its
+# TCP keepalive gives up (two hours by default on Linux). These per-session settings bring
+# that down to about idle + interval × count = 25 s. Ignored over a Unix socket.
+KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
+
+
 class PostgresLeader:
     """`pg_try_advisory_lock` on a dedicated connection (NullPool: never shared, never
     recycled under us). The connection is in autocommit so it never idles in a transaction."""
@@ -71,6 +78,8 @@ class PostgresLeader:
             return self.still_held()
         conn = self._engine.connect()
         try:
+            for setting, seconds in KEEPALIVE.items():  # values are ints we own, not input
+                conn.execute(text(f"SET {setting} = {int(seconds)}"))
             got = bool(
                 conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
             )

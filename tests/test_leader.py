@@ -56,6 +56,9 @@ def test_postgres_advisory_lock_has_one_holder_and_passes_on(postgres_url: str, 
     try:
         assert first.try_acquire() and first.still_held()
         assert not second.try_acquire() and not second.still_held()
+        # the server drops a vanished leader's session (and lock) within ~25 s, not hours
+        assert first._conn is not None
+        assert first._conn.execute(text("SHOW tcp_keepalives_idle")).scalar() == "10"
         assert first.try_acquire()  # asking again while leading is harmless
         # the holder's session is killed: it notices, and the lock is free for the other
         assert _terminate_lock_holders(postgres_url, first.key) == 1
