@@ -4,9 +4,11 @@ Two kinds of job. An interval job (the SLA sweep) is safe to run anywhere, any n
 times: it claims each alert in the database itself. A periodic job (the daily evaluation, the
 Monday nudges, the business-day digests) has a calendar `Rule`: each due instant belongs to a
 period ("2026-11-27", "2026-W48"), and a run first claims (job, period) in job_runs, so a
-period runs once across restarts and processes. A `catch_up` job in the same table runs at
-start and every few minutes: it runs the latest due period of each periodic job if nobody has
-(missed while down, or failed earlier: see routing.job_runs for the retry policy).
+period runs once across restarts and processes. Catching up runs the latest due period of
+each periodic job if nobody has: once when a process becomes leader (a run missed while down
+happens then, late, once), and every few minutes through the table's `catch_up` job (a failed
+or deferred period is retried; see routing.job_runs for the policy). A period later than its
+job's misfire_grace_time is recorded as missed instead of run.
 
 Only the leader runs the scheduler (`LeadingScheduler`, routing.leader): one process acts.
 """
