@@ -61,6 +61,8 @@ def put_history(
     rows = []
     for age in range(days - 1, -1, -1):
         d = end - timedelta(days=age)
-        rows.append((len(rows) + 2, {"seller_id": seller_id, "date": d.isoformat(), **day_row(age)}))
+        rows.append(
+            (len(rows) + 2, {"seller_id": seller_id, "date": d.isoformat(), **day_row(age)})
+        )
     report = import_metrics_rows(session, rows=rows, now=NOW)
     assert report.errors == []

@@ -146,7 +146,9 @@ def test_weekly_history_changes_and_movers(session_factory: sessionmaker[Session
     with transaction(session_factory) as s:
         add_seller(s, "a", 1)
         add_seller(s, "b", 2)
-        put_history(s, "a", days=90, day_row=lambda age: good_day(late_shipments=3 if age < 5 else 0))
+        put_history(
+            s, "a", days=90, day_row=lambda age: good_day(late_shipments=3 if age < 5 else 0)
+        )
         put_history(s, "b", days=90, day_row=lambda age: good_day())
     mondays = [DAY - timedelta(weeks=w) for w in range(3, -1, -1)]
     with transaction(session_factory) as s:

@@ -101,7 +101,9 @@ def test_reimporting_a_day_replaces_it(two_sellers: sessionmaker[Session], tmp_p
             assert import_metrics_csv(s, path=path, now=NOW).errors == []
     with two_sellers() as s:
         assert s.scalar(select(func.count()).select_from(MetricsDaily)) == 2
-        day21 = s.scalars(select(MetricsDaily).where(MetricsDaily.day == NOW.date().replace(day=21)))
+        day21 = s.scalars(
+            select(MetricsDaily).where(MetricsDaily.day == NOW.date().replace(day=21))
+        )
         assert [m.orders for m in day21] == [12]
 
 
