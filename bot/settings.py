@@ -38,9 +38,10 @@ class Settings(BaseSettings):
     triage_channel: str | None = None
     helpdesk_timezone: str = "Europe/Paris"  # how deadlines are worded to people
     staff_language: Literal["fr", "en"] = "fr"  # triage cards, App Home and staff DMs
-    sla_policy_path: Path | None = (
-        None  # YAML; None: the brief's defaults (routing/sla_defaults.yaml)
-    )
+    # YAML files; None: the brief's defaults (routing/sla_defaults.yaml,
+    # routing/performance/defaults.yaml)
+    sla_policy_path: Path | None = None
+    perf_config_path: Path | None = None
 
     answer_threshold: float | None = None  # overrides the calibrated abstention threshold
 

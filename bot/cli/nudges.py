@@ -23,7 +23,7 @@ def _config(settings: Any) -> PerfConfig:
     from routing.performance.config import PerfConfigError, load_perf_config
 
     try:
-        return load_perf_config(getattr(settings, "perf_config_path", None))
+        return load_perf_config(settings.perf_config_path)
     except PerfConfigError as exc:
         raise fail(str(exc)) from exc
 

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_of(ctx)
         # the operator's performance file sets the periodic jobs' times; a bad file stops here
-        schedule = schedule_for(load_perf_config(getattr(settings, "perf_config_path", None)))
+        schedule = schedule_for(load_perf_config(settings.perf_config_path))
         runtime = build_runtime(settings, socket=socket)  # refuses placeholder secrets first
         runtime.outbox_worker.start()
         # The schedule runs in one process only: the one holding the leader lock
