@@ -3,11 +3,10 @@
 Open loop: events are sent on a fixed schedule (default 50 per second) whatever the
 server's speed, so a slow ack shows as latency instead of silently lowering the rate.
 Each event is a signed `message` delivery in a directory channel; `comptoir serve` stores
-it and acks, and a `comptoir worker` process answers every one of them from the real
+it and acks, and the worker process it starts answers every one of them from the real
 knowledge base, so the answering load runs on the same machine while acks are measured.
-The bench starts that worker itself (and passes `serve --no-worker` when serve knows it),
-so the topology is the same whichever way serve is deployed. The baseline is a bare WSGI app answering 200 on the same
-waitress server in the same run: the ratio is what Comptoir's ack path costs.
+The baseline is a bare WSGI app answering 200 on the same waitress server in the same
+run: the ratio is what Comptoir's ack path costs.
 
     python -m bench.ack_latency [--rate 50] [--seconds 20] [--db sqlite|postgresql] [--quick]
 """
@@ -142,18 +141,9 @@ def _serve(
     raise RuntimeError(f"{argv[0]} did not start")
 
 
-def _serve_argv(comptoir: str, env: dict[str, str]) -> list[str]:
-    """`comptoir serve`, told not to start its own worker when it can (the bench starts one)."""
-    help_text = subprocess.run(
-        [comptoir, "serve", "--help"], env=env, capture_output=True, text=True, check=False
-    ).stdout
-    return [
-        comptoir,
-        "serve",
-        "--port",
-        "0",
-        *(["--no-worker"] if "--no-worker" in help_text else []),
-    ]
+def _threads_answered(slack: SlackStandin) -> int:
+    """Seller messages that got their reply (an answer or a ticket card) in their thread."""
+    return len({c.get("thread_ts") for c in slack.calls("chat.postMessage") if c.get("thread_ts")})
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -196,23 +186,20 @@ def run(rate: float, seconds: float, db_url: str | None) -> dict[str, Any]:
             COMPTOIR_SLACK_API_URL=slack.url,
         )
         comptoir = str(Path(sys.executable).parent / "comptoir")
-        proc, url = _serve(_serve_argv(comptoir, env), env)
-        worker = None
+        # serve as an operator runs it: it starts its own worker process
+        proc, url = _serve([comptoir, "serve", "--port", "0"], env)
         try:
-            worker, _ = _serve([comptoir, "worker"], env, ready=r"worker running")
             began = time.perf_counter()
             lat, errors = drive(url + "/slack/events", bodies, rate)
             results["comptoir"] = summary("comptoir serve", lat, errors)
             # how long the answers take to catch up with the acks (the bot's backlog)
             deadline = time.perf_counter() + 900
-            while len(slack.calls("chat.postMessage")) < n and time.perf_counter() < deadline:
+            while _threads_answered(slack) < n and time.perf_counter() < deadline:
                 time.sleep(0.2)
-            results["answered"] = len(slack.calls("chat.postMessage"))
+            results["answered"] = _threads_answered(slack)
             results["all_answered_after_s"] = round(time.perf_counter() - began, 1)
         finally:
             _stop(proc)
-            if worker is not None:
-                _stop(worker)
             engine.dispose()
     results["ratio_p50"] = round(results["comptoir"]["p50_ms"] / results["baseline"]["p50_ms"], 1)
     results["ratio_p99"] = round(results["comptoir"]["p99_ms"] / results["baseline"]["p99_ms"], 1)

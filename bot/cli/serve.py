@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import signal
+
 import typer
 
 
@@ -26,9 +31,15 @@ def register(app: typer.Typer) -> None:
             help="Seconds between a follower's tries to become the scheduler leader (and the"
             " leader's checks that it still is): the bound on a takeover after a crash.",
         ),
+        no_worker: bool = typer.Option(
+            False,
+            "--no-worker",
+            help="Do not start `comptoir worker` as a child: run it elsewhere (one or more).",
+        ),
     ) -> None:
         """Migrate the database, open the knowledge base, and answer sellers in Slack."""
         from bot.cli import settings_of
+        from bot.inbox import spawn_worker_process, stop_worker_process
         from bot.scheduler import LeadingScheduler, build_scheduler, catch_up, schedule_for
         from bot.server import HttpServer, make_wsgi
         from bot.wiring import build_runtime
@@ -38,8 +49,18 @@ def register(app: typer.Typer) -> None:
         settings = settings_of(ctx)
         # the operator's performance file sets the periodic jobs' times; a bad file stops here
         schedule = schedule_for(load_perf_config(settings.perf_config_path))
-        runtime = build_runtime(settings, socket=socket)  # refuses placeholder secrets first
-        runtime.outbox_worker.start()
+        # Refuses placeholder secrets first. This process only verifies, stores and acks
+        # seller messages; answering them and delivering the outbox is the worker's
+        # (bot.inbox), a child process at a lower CPU priority, so a burst of questions
+        # never delays an ack.
+        runtime = build_runtime(settings, socket=socket, inbox_thread=False)
+        worker = None
+        if not no_worker:
+            worker = spawn_worker_process(
+                extra=["--no-migrate"],
+                env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},  # no spinning embedder threads
+                preexec_fn=_background_priority,
+            )
         # The schedule runs in one process only: the one holding the leader lock
         # (routing.leader); the others campaign every `leader_retry` seconds and take over
         # when it dies. A new leader first runs the periods missed while nobody led (once
@@ -69,4 +90,17 @@ def register(app: typer.Typer) -> None:
             pass
         finally:
             leading.stop()  # releases the lock at once, so a follower need not wait for a timeout
+            if worker is not None:
+                stop_worker_process(worker)
             runtime.close()
+
+
+def _background_priority() -> None:
+    """In the worker child before it starts: a lower CPU priority, and (Linux) the order to
+    end when serve dies, even by SIGKILL, so no worker is left orphaned."""
+    os.nice(10)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
