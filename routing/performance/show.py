@@ -94,8 +94,8 @@ class SellerPerformance:
             + (f" (scored from {self.minimum_orders})" if self.segment == "new" else ""),
         ]
         for m in self.metrics:
-            value = "–" if m.value is None else f"{m.value:g}{m.unit}"
-            proj = "" if m.projected is None else f"  next week {m.projected:g}{m.unit}"
+            value = "–" if m.value is None else f"{round(m.value, 2):g}{m.unit}"
+            proj = "" if m.projected is None else f"  next week {round(m.projected, 2):g}{m.unit}"
             mark = {"alert": "ALERT", "limit": "LIMIT"}.get(m.status, "")
             sign = ">" if m.direction == "higher_is_worse" else "<"
             lines.append(
