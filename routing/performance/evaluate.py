@@ -143,9 +143,9 @@ def _window_sums(session: Session, ids: list[str], windows: list[tuple[date, dat
         return out
     edges = sorted({a for a, _ in windows} | {b + timedelta(days=1) for _, b in windows})
     n_buckets = len(edges) - 1
-    case = " ".join(f"WHEN day < :e{i} THEN {i - 1}" for i in range(1, len(edges)))
+    case = _bucket_case(1, n_buckets)
     query = text(
-        f"SELECT seller_id, CASE {case} END AS bucket, {_SUMS} FROM metrics_daily "
+        f"SELECT seller_id, {case} AS bucket, {_SUMS} FROM metrics_daily "
         f"WHERE day >= :e0 AND day < :e{n_buckets} GROUP BY seller_id, bucket"
     ).bindparams(*(bindparam(f"e{i}", type_=Date()) for i in range(len(edges))))
     rows = session.execute(query, {f"e{i}": e for i, e in enumerate(edges)}).all()
@@ -164,6 +164,15 @@ def _window_sums(session: Session, ids: list[str], windows: list[tuple[date, dat
     return out
 
 
+def _bucket_case(lo: int, hi: int) -> str:
+    """SQL giving the bucket (edge index - 1) of `day`, known to be in [edge lo-1, edge hi):
+    a binary search of nested CASEs, so a long back-fill costs a few comparisons a row."""
+    if lo == hi:
+        return str(lo - 1)
+    mid = (lo + hi) // 2
+    return f"(CASE WHEN day < :e{mid} THEN {_bucket_case(lo, mid)} ELSE {_bucket_case(mid + 1, hi)} END)"
+
+
 def _evaluate_arrays(
     ids: list[str], day: date, sums: np.ndarray, config: PerfConfig
 ) -> list[Evaluation]:
@@ -178,8 +187,8 @@ def _evaluate_arrays(
     earlier_at_risk = ((earlier == AT_RISK) | (earlier == EXIT)).all(axis=1)
     proj_segment[(proj_segment == AT_RISK) & earlier_at_risk] = EXIT
 
-    values = np.round(st.values[:, 0, :], 3)
-    pvalues = np.round(projected, 3)
+    values = np.round(st.values[:, 0, :], 3).tolist()
+    pvalues = np.round(projected, 3).tolist()
     scores = np.round(st.scores, 1)
     pscores = np.round(proj.scores[:, 0], 1)
     delta = np.round(tr.delta_week, 1)
@@ -223,8 +232,8 @@ def _num(x: Any) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
-def _metric_dict(row: np.ndarray) -> dict[str, float | None]:
-    return {m: _num(row[j]) for j, m in enumerate(METRICS)}
+def _metric_dict(row: list[float]) -> dict[str, float | None]:
+    return dict(zip(METRICS, [None if v != v else v for v in row], strict=True))  # NaN: None
 
 
 def evaluate_all(
