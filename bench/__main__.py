@@ -12,7 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ("quality", "latency_answer", "ack_latency", "classification", "sla_sweep")
+BENCHES = (
+    "quality",
+    "latency_answer",
+    "ack_latency",
+    "classification",
+    "sla_sweep",
+    "perf_evaluate",
+)
 
 
 def main() -> int:

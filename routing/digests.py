@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routing import models
-from routing.charts import Chart, score_trend_chart
+
+if TYPE_CHECKING:
+    from routing.charts import Chart
 from routing.models import PerfEvaluation, Seller, SlaClock, Staff, Ticket
 from routing.performance.config import PerfConfig
 from routing.sla_clocks import ACTIVE
@@ -182,6 +184,8 @@ def build_digest(
         return digest
     history = _weekly_history(session, attention, day=day)
     series = {sellers[sid].name: [(d, s) for d, s in history.get(sid, [])] for sid in attention}
+    from routing.charts import score_trend_chart  # matplotlib: only when a chart is drawn
+
     chart = score_trend_chart(
         series, title=chart_title or f"Scores — {am_name} — {day.isoformat()}", language=language
     )
