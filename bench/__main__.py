@@ -19,6 +19,7 @@ BENCHES = (
     "classification",
     "sla_sweep",
     "perf_evaluate",
+    "digest_build",
 )
 
 
