@@ -106,6 +106,9 @@ class Demo:
                 from bot.demo_helpdesk import play_helpdesk
 
                 play_helpdesk(self, slack, server.url, secret, runtime.deps)
+                from bot.demo_performance import play_performance
+
+                play_performance(self, slack, runtime.deps, self.data_dir)
             finally:
                 server.stop()
                 runtime.close()

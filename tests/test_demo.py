@@ -50,6 +50,17 @@ def test_demo_plays_the_conversation_from_nothing(tmp_path: Path) -> None:
         assert re.search(rf"^   DM {person} 🔥", out, flags=re.M), person
     assert re.search(r"ticket #\d+ +level 2 +catalogue +claimed +claimed by U0AGENT001", out)
     assert re.search(r"message \d+ +en +a problem, ticket #\d+", out)
+    # performance: a nudge in the seller's channel quoting the guideline, a digest with its chart
+    nudge = out.split("11. The Monday nudge", 1)[1].split("12. ", 1)[0]
+    assert (
+        "Votre performance cette semaine" in nudge and "Source : Standards de performance" in nudge
+    )
+    assert "(in #C0SELLER01)" in nudge
+    assert "Atelier Bérénice" not in nudge.split("Source", 1)[0].replace("#C0SELLER01", "")
+    digest = out.split("12. The account manager's digest", 1)[1]
+    assert re.search(r"^   DM U0AM00001 Votre portefeuille", digest, flags=re.M)
+    chart = re.search(r"saved as (\S+\.png)", digest)
+    assert chart and Path(chart.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a second run re-embeds nothing: the index is incremental
     again = _run_demo(tmp_path)
     assert re.search(r"0 indexed, 20 unchanged since the last run, 0 chunks embedded", again), again
