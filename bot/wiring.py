@@ -111,6 +111,28 @@ def open_answerer(settings: Settings) -> Answerer:
     return answerer
 
 
+def make_classifier(settings: Settings) -> MessageClassifier:
+    """The offline classifier, or with COMPTOIR_LLM the chat model backed by it (its fallback)."""
+    from routing.classify import Classifier
+
+    # the operator's retrained model if there is one; its embedding model loads lazily
+    offline = Classifier.load(settings.classifier_path)
+    if not settings.llm:
+        return offline
+    from knowledge.providers import make_chat_model
+    from routing.classify.llm import LLMClassifier
+
+    # short and one retry: a slow model only delays a ticket, the fallback answers anyway
+    chat = make_chat_model(
+        settings.llm,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        timeout=15.0,
+        max_retries=1,
+    )
+    return LLMClassifier(chat, fallback=offline)
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -146,10 +168,7 @@ def build_runtime(
     if answerer is None:
         answerer = open_answerer(settings)
     if classifier is None:
-        from routing.classify import Classifier
-
-        # the operator's retrained model if there is one; its embedding model loads lazily
-        classifier = Classifier.load(settings.classifier_path)
+        classifier = make_classifier(settings)
     if policy is None:
         policy = load_policy(settings.sla_policy_path)
     outbox = Outbox(session_factory, slack_client(settings, timeout=slack_timeout))
