@@ -23,7 +23,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -33,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bench.databases import database
 from bot import slack_payloads
 from bot.server import HttpServer
 from bot.slack_standin import SlackStandin
@@ -154,7 +154,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
-def run(rate: float, seconds: float, db_url: str | None) -> dict[str, Any]:
+def run(rate: float, seconds: float, db_url: str) -> dict[str, Any]:
     """Load generator here; each server under test in its own process, as in production."""
     n = int(rate * seconds)
     bodies = make_bodies(n)
@@ -168,10 +168,10 @@ def run(rate: float, seconds: float, db_url: str | None) -> dict[str, Any]:
     finally:
         _stop(proc)
 
-    with tempfile.TemporaryDirectory() as tmp, SlackStandin() as slack:
+    with SlackStandin() as slack:
         data_dir = CACHE / "ack-data"
         _prepare_index(data_dir)
-        db_url = db_url or f"sqlite:///{Path(tmp) / 'comptoir.db'}"
+
         migrate.upgrade(db_url)
         engine = make_engine(db_url)
         factory = make_sessionmaker(engine)
@@ -220,9 +220,6 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument(
-        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
     parser.add_argument("--quick", action="store_true", help="5 seconds instead of 20")
     parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -233,10 +230,8 @@ def main() -> None:
             server.serve_forever()
         return
     seconds = 5.0 if args.quick else args.seconds
-    db_url = None
-    if args.db == "postgresql":
-        db_url = _fresh_postgres(args.postgres_url)
-    r = run(args.rate, seconds, db_url)
+    with database(args.db) as url:
+        r = run(args.rate, seconds, url)
     print(f"Slack ack latency, {r['events']} signed events at {r['rate_per_s']:.0f}/s ({args.db})")
     print(f"{'endpoint':<26}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
     for key in ("baseline", "comptoir"):
@@ -250,20 +245,6 @@ def main() -> None:
         f"answers: {r['answered']}/{r['events']} posted {r['all_answered_after_s']} s after the first event"
     )
     print(json.dumps({"bench": "ack_latency", "db": args.db, **r}))
-
-
-def _fresh_postgres(admin_url: str) -> str:
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"comptoir_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 if __name__ == "__main__":

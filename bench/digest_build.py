@@ -23,16 +23,15 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text
 
+from bench.databases import database
 from routing import charts, migrate
 from routing.db import make_engine, make_sessionmaker, transaction
 from routing.digests import Digest, build_digest
@@ -46,7 +45,6 @@ from routing.sla_clocks import sweep
 from routing.sla_policy import load_policy
 from routing.tickets import do_open_ticket
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 END = date(2026, 11, 23)  # a Monday: last metrics day, daily and weekly evaluations
 NOW = datetime(2026, 11, 24, 14, tzinfo=UTC)  # Tuesday 15:00 in Paris: the sweep and digest
 AM = "U0BENCHAM1"
@@ -54,23 +52,6 @@ OTHER_AMS = [f"U0BENCHAM{i}" for i in range(2, 11)]
 SHARE = 10  # the manager looks after one seller in SHARE
 TICKETS_PER_SELLER = 0.2
 OPEN_SPAN = timedelta(hours=36)  # tickets opened over this span before NOW
-
-
-@contextmanager
-def database(kind: str, tmp: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
-        return
-    name = f"comptoir_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def directory_rows(sample: SampleInfo) -> list[tuple[int, dict[str, str]]]:

@@ -16,16 +16,11 @@ import json
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
+from bench.databases import database
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker, transaction
 from routing.performance import evaluate
@@ -34,27 +29,9 @@ from routing.performance.metrics_import import import_metrics_csv
 from routing.performance.sample import SampleInfo, write_sample
 from routing.sellers import do_import_directory, read_directory_csv
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 END = date(2026, 11, 23)  # a Monday: the last day is also a weekly evaluation
 NOW = datetime(2026, 11, 24, 7, tzinfo=UTC)
 TARGET_S = 10.0
-
-
-@contextmanager
-def database(kind: str, tmp: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    name = f"comptoir_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def run_one(kind: str, sample: SampleInfo, tmp: Path) -> dict[str, Any]:

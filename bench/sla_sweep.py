@@ -16,47 +16,23 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
+from bench.databases import database
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker, transaction
 from routing.models import Seller, SlaClock, Ticket
 from routing.sla_clocks import sweep
 from routing.sla_policy import load_policy
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2026, 3, 4, 10, tzinfo=UTC)  # a Wednesday morning
 DUE_PER_THOUSAND = 3  # clocks already due at NOW, per thousand tickets
 SELLERS = 500
 CHUNK = 10_000
-
-
-@contextmanager
-def database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    name = f"comptoir_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def rows(n: int, rng: random.Random) -> tuple[list[dict[str, Any]], ...]:
