@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     triage_channel: str | None = None
     helpdesk_timezone: str = "Europe/Paris"  # how deadlines are worded to people
     staff_language: Literal["fr", "en"] = "fr"  # triage cards, App Home and staff DMs
+    # a Slack user group id (S0123ABCD) whose members are staff too; needs usergroups:read
+    staff_usergroup: str | None = None
     # YAML files; None: the brief's defaults (routing/sla_defaults.yaml,
     # routing/performance/defaults.yaml)
     sla_policy_path: Path | None = None

@@ -120,6 +120,7 @@ class SlackStandin:
         self._failures: deque[_Failure] = deque()
         self._reactions: set[tuple[str, str, str]] = set()
         self._uploads: dict[str, Upload] = {}
+        self._usergroups: dict[str, tuple[str, ...]] = {}
         self._file_ids = itertools.count(1)
         self._ts = itertools.count(1)
         self._release = threading.Event()
@@ -261,6 +262,11 @@ class SlackStandin:
                 )
             time.sleep(interval)
 
+    def set_usergroup(self, usergroup_id: str, users: Iterable[str]) -> None:
+        """Create the Slack user group (S…) or replace its members."""
+        with self._lock:
+            self._usergroups[usergroup_id] = tuple(users)
+
     def reset(self) -> None:
         with self._lock:
             self._requests.clear()
@@ -271,13 +277,16 @@ class SlackStandin:
     # --- the server side ----------------------------------------------------------------------
 
     def _handle(self, req: BaseHTTPRequestHandler) -> None:
-        method = req.path.rstrip("/").rsplit("/", 1)[-1]
+        # GET methods (usergroups.users.list) carry their arguments in the query string
+        path, _, query = req.path.partition("?")
+        method = path.rstrip("/").rsplit("/", 1)[-1]
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length) if length else b""
-        if req.path.startswith("/upload/v1/"):
+        if path.startswith("/upload/v1/"):
             self._handle_upload(req, file_id=method, raw=raw)
             return
         params = _parse_body(raw, req.headers.get("Content-Type") or "")
+        params = {**dict(parse_qsl(query, keep_blank_values=True)), **params}
         auth = req.headers.get("Authorization") or ""
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else params.pop("token", None)
         params.pop("token", None)
@@ -544,6 +553,13 @@ class SlackStandin:
             "ok": True,
             "user": {"id": user, "name": user.lower(), "team_id": self.team_id, "is_bot": False},
         }
+
+    def _api_usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            users = self._usergroups.get(str(p.get("usergroup") or ""))
+        if users is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(users)}
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:

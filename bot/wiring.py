@@ -35,6 +35,7 @@ from bot.listeners.ticketing import on_card_sent
 from bot.outbox import Outbox, OutboxWorker
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
+from bot.staff_groups import UsergroupMembers
 from knowledge.types import Answerer
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker
@@ -181,6 +182,13 @@ def build_runtime(
         triage_channel=settings.triage_channel,
         helpdesk_timezone=settings.helpdesk_timezone,
         staff_language=settings.staff_language,
+        staff_group=(
+            UsergroupMembers(
+                slack_client(settings, timeout=slack_timeout), settings.staff_usergroup
+            )
+            if settings.staff_usergroup
+            else None
+        ),
     )
     outbox.on_sent = partial(on_card_sent, deps)
     executor = ThreadPoolExecutor(

@@ -11,6 +11,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.outbox import Outbox
+from bot.staff_groups import UsergroupMembers
 from knowledge.types import Answerer
 from routing.classify import Classification
 from routing.db import utcnow
@@ -48,3 +49,9 @@ class Deps:
     staff_language: str = "fr"  # triage cards, App Home, DMs to staff
     clock: Callable[[], datetime] = field(default=utcnow)
     working_reaction: str = "eyes"
+    staff_group: UsergroupMembers | None = None  # COMPTOIR_STAFF_USERGROUP, when set
+
+    def staff_members(self) -> frozenset[str]:
+        """The staff user group's members (cached); empty when no group is configured.
+        Call it before opening a transaction: it may ask Slack."""
+        return self.staff_group.members() if self.staff_group is not None else frozenset()

@@ -59,8 +59,9 @@ def _lines(deps: Deps, views: list[tickets.TicketView], *, now: datetime) -> lis
 
 def do_publish_home(deps: Deps, user_id: str) -> None:
     now = deps.clock()
+    group = deps.staff_members()  # before the transaction: it may ask Slack
     with transaction(deps.session_factory) as session:
-        if staff.is_staff(session, user_id=user_id):
+        if staff.is_staff(session, user_id=user_id, usergroup_members=group):
             mine = tickets.list_tickets(session, owner_id=user_id, limit=TEAM_QUEUE_LIMIT)
             team = tickets.list_tickets(session, limit=TEAM_QUEUE_LIMIT)
             view = staff_views.home_view(
@@ -84,8 +85,9 @@ def command_reply(deps: Deps, *, user_id: str, text: str) -> dict[str, Any]:
     """`/comptoir queue | ticket N | stats` for staff; a private refusal for anyone else."""
     lang = deps.staff_language
     now = deps.clock()
+    group = deps.staff_members() if user_id else frozenset[str]()
     with deps.session_factory() as session:
-        if not user_id or not staff.is_staff(session, user_id=user_id):
+        if not user_id or not staff.is_staff(session, user_id=user_id, usergroup_members=group):
             return staff_views.command_reply(messages.text("staff.refused", lang))
         command = parse_command(text)
         if command.name == "queue":

@@ -29,9 +29,10 @@ QUESTION = Classification(kind="question", level=1, category="other", confidence
 
 
 def do_take_seller_message(deps: Deps, message: IncomingMessage) -> None:
+    group = deps.staff_members() if message.user_id else frozenset[str]()
     with deps.session_factory() as session:
         author_is_staff = bool(message.user_id) and staff.is_staff(
-            session, user_id=str(message.user_id)
+            session, user_id=str(message.user_id), usergroup_members=group
         )
         ticket = (
             tickets.ticket_for_thread(

@@ -81,6 +81,7 @@ def do_triage_action(deps: Deps, action: TicketAction) -> None:
             now=now,
         )
 
+    group = deps.staff_members()  # before the transaction: it may ask Slack
     with transaction(deps.session_factory) as session:
         if not _first_delivery(deps, session, action):
             logger.info("action %s delivered again; ignored", action.delivery_id)
@@ -92,7 +93,7 @@ def do_triage_action(deps: Deps, action: TicketAction) -> None:
                 "action on ticket %s from %s ignored", action.ticket_id, action.channel_id
             )
             return
-        if not staff.is_staff(session, user_id=action.user_id):
+        if not staff.is_staff(session, user_id=action.user_id, usergroup_members=group):
             logger.info("%s is not staff: %s refused", action.user_id, action.action_id)
             tell(session, "staff.refused")
             return

@@ -27,6 +27,8 @@ DIGEST_METHOD_SCOPE = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
 }
+# only with COMPTOIR_STAFF_USERGROUP: documented in the manifest, not in its default scopes
+OPTIONAL_METHOD_SCOPE = {"usergroups.users.list": "usergroups:read"}
 EVENT_SCOPE = {
     "message.channels": "channels:history",
     "message.groups": "groups:history",
@@ -77,6 +79,9 @@ def test_manifest_scopes_are_the_ones_used(bot: Bot) -> None:
     assert [c["command"] for c in commands] == ["/comptoir"]
     needed.add(COMMAND_SCOPE)
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
+    # no staff user group configured: the group is never read and its scope is not asked for
+    assert not used & set(OPTIONAL_METHOD_SCOPE)
+    assert not set(OPTIONAL_METHOD_SCOPE.values()) & needed
     assert set(events) == set(EVENT_SCOPE)
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
@@ -101,3 +106,15 @@ def test_the_digest_chart_needs_exactly_its_two_scopes(slack: SlackStandin) -> N
     assert used == set(DIGEST_METHOD_SCOPE), used
     scopes = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
     assert set(DIGEST_METHOD_SCOPE.values()) <= scopes
+
+
+def test_the_staff_usergroup_scope_is_documented_as_optional() -> None:
+    """Operators who set COMPTOIR_STAFF_USERGROUP learn from the manifest which scope to add;
+    the bot's use of it with the setting on is in tests/bot/test_staff_groups.py."""
+    text = MANIFEST.read_text()
+    scopes = set(yaml.safe_load(text)["oauth_config"]["scopes"]["bot"])
+    for method, scope in OPTIONAL_METHOD_SCOPE.items():
+        assert scope not in scopes
+        note = next(line for line in text.splitlines() if f"- {scope}" in line)
+        assert note.lstrip().startswith("#") and method in note
+    assert "COMPTOIR_STAFF_USERGROUP" in text
