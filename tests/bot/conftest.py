@@ -248,6 +248,10 @@ class Bot:
             return
         self.closed = True
         self.server.stop()
+        # what this replica acked is answered before it goes, as the old in-process listeners
+        # were; a worker process instead leaves the rest queued for the next one (bot.inbox)
+        self.runtime.inbox_worker.stop()
+        self.runtime.inbox_worker.drain()
         self.runtime.close()
 
 
