@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -47,6 +49,9 @@ def register(app: typer.Typer) -> None:
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             stop.set()
+            # a graceful stop is bounded: what is not finished by then stays queued (its
+            # lease expires and another worker takes it), so the process never lingers
+            threading.Timer(STOP_GRACE_SECONDS, _exit_now, args=(1,)).start()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
@@ -58,3 +63,14 @@ def register(app: typer.Typer) -> None:
         finally:
             typer.echo("comptoir: worker stopping (messages in hand are finished)", err=True)
             runtime.close()
+            # nothing is left to do; do not wait on threads a library may have left behind
+            _exit_now(0)
+
+
+STOP_GRACE_SECONDS = 20.0
+
+
+def _exit_now(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
