@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from bot.perf_messages import PERF_MESSAGES
+
 Language = Literal["fr", "en"]
 
 MESSAGES: dict[str, dict[Language, str]] = {
@@ -184,6 +186,11 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "stats.open_by_age": {"fr": "Ouverts par âge : {ages}", "en": "Open by age: {ages}"},
 }
+
+
+# nudges and digests (bot/perf_messages.py): one table, one lookup, no key used twice
+assert not MESSAGES.keys() & PERF_MESSAGES.keys(), MESSAGES.keys() & PERF_MESSAGES.keys()
+MESSAGES.update(PERF_MESSAGES)  # type: ignore[arg-type]
 
 
 def text(key: str, language: str, **values: object) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from bot.blocks import Message
-from bot.perf_messages import text as t
+from bot.messages import text as t
 from bot.safety import escape_mrkdwn, plain, safe_link, truncate
 from routing.calendars import humanize_deadline
 from routing.digests import Digest

@@ -1,11 +1,12 @@
-"""What nudges and digests say, French and English side by side (like bot/messages.py).
+"""What nudges and digests say, French and English side by side: part of `bot.messages`
+(read them through `bot.messages.text`), kept in a file of their own for size.
 
 Slots are filled with values already escaped by the caller (bot/perf_blocks.py).
 """
 
 from __future__ import annotations
 
-MESSAGES: dict[str, dict[str, str]] = {
+PERF_MESSAGES: dict[str, dict[str, str]] = {
     # ---- nudges to sellers ----
     "nudge.title.act": {
         "fr": "Votre performance cette semaine",
@@ -155,9 +156,3 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Weekly score trend of the sellers to watch",
     },
 }
-
-
-def text(key: str, language: str, **values: object) -> str:
-    """The sentence in `language` ("fr", anything else is English), slots filled."""
-    sentence = MESSAGES[key]["fr" if language == "fr" else "en"]
-    return sentence.format(**values) if values else sentence
