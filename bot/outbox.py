@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,6 +61,7 @@ class _Outcome:
     result: dict[str, Any] | None = None
     delay: timedelta = timedelta(0)
     error: str = ""
+    from_response: bool = False  # the delay is Slack's Retry-After: it counts from the answer
 
 
 def backoff(attempt: int) -> timedelta:
@@ -89,9 +91,13 @@ def classify(method: str, attempt: int, exc: Exception) -> _Outcome:
         if (method, error) in ALREADY_DONE:
             return _Outcome("sent", result=dict(data))
         if status == 429:
-            wait = _retry_after(response.headers) or backoff(attempt)
+            asked = _retry_after(response.headers)
+            wait = asked or backoff(attempt)
             return _Outcome(
-                "retry", delay=wait, error=f"429 {error}, retry after {wait.total_seconds():g}s"
+                "retry",
+                delay=wait,
+                error=f"429 {error}, retry after {wait.total_seconds():g}s",
+                from_response=bool(asked),
             )
         if status >= 500 or error in TRANSIENT_ERRORS:
             return _Outcome("retry", delay=backoff(attempt), error=f"{status} {error}")
@@ -158,6 +164,14 @@ class Outbox:
                 break  # everything retried later: nothing new can be due in this pass
         return report
 
+    @staticmethod
+    def _elapsed_since(started: float, outcome: _Outcome) -> timedelta:
+        """Retry-After counts from Slack's answer, not from the start of the pass: a slow
+        call must not shorten the wait Slack asked for. Backoffs count from the pass."""
+        if not outcome.from_response:
+            return timedelta(0)
+        return timedelta(seconds=time.monotonic() - started)
+
     def _deliver_one(
         self,
         row_id: int,
@@ -167,6 +181,7 @@ class Outbox:
         at: datetime,
         report: DeliveryReport,
     ) -> None:
+        started = time.monotonic()
         try:
             response = self.client.api_call(method, json=payload)
             outcome = _Outcome(
@@ -189,7 +204,7 @@ class Outbox:
                     session,
                     row_id=row_id,
                     attempt=attempt,
-                    at=at + outcome.delay,
+                    at=at + self._elapsed_since(started, outcome) + outcome.delay,
                     error=outcome.error,
                 )
                 logger.warning(
