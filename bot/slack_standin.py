@@ -12,6 +12,9 @@ methods Comptoir uses with Slack's response shapes, and can be told to misbehave
 N calls: 429 with Retry-After, 500/503, an `ok: false` error, or a hang past the client timeout.
 File uploads work as Slack's v2 flow does (files.getUploadURLExternal, a POST of the bytes to
 the upload URL, files.completeUploadExternal); `uploads()` gives back the bytes received.
+Socket Mode: `apps.connections.open` takes the app-level token (`app_token`, in the
+Authorization header, as Slack requires) and hands out a WebSocket URL once a
+`bot.socket_standin.SocketModeStandin` is attached; every other method refuses that token.
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ class Upload:
 # to fail (`fail_next(status=429, methods=[UPLOAD_URL_METHOD])`).
 UPLOAD_URL_METHOD = "files.upload_url"
 _CONVERSATION_ID = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")  # what completeUploadExternal accepts
+# methods called with the app-level token (xapp-…) rather than the bot token (xoxb-…)
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 @dataclass
@@ -105,12 +110,14 @@ class SlackStandin:
         self,
         *,
         token: str = "xoxb-comptoir-standin-token",
+        app_token: str = "xapp-1-A0COMPTOIR-1-comptoir-standin-token",
         team_id: str = "T0COMPTOIR",
         bot_user_id: str = "U0COMPTOIRBOT",
         bot_id: str = "B0COMPTOIRBOT",
         host: str = "127.0.0.1",
     ) -> None:
         self.token = token
+        self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -124,6 +131,8 @@ class SlackStandin:
         self._file_ids = itertools.count(1)
         self._ts = itertools.count(1)
         self._release = threading.Event()
+        # serve_socket_mode() (bot.socket_standin): issues a one-time WebSocket URL
+        self._socket_url: Callable[[], str] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -262,6 +271,11 @@ class SlackStandin:
                 )
             time.sleep(interval)
 
+    def serve_socket_mode(self, issue_url: Callable[[], str] | None) -> None:
+        """Let apps.connections.open answer with `issue_url()` (None: Socket Mode is off again)."""
+        with self._lock:
+            self._socket_url = issue_url
+
     def set_usergroup(self, usergroup_id: str, users: Iterable[str]) -> None:
         """Create the Slack user group (S…) or replace its members."""
         with self._lock:
@@ -288,22 +302,37 @@ class SlackStandin:
         params = _parse_body(raw, req.headers.get("Content-Type") or "")
         params = {**dict(parse_qsl(query, keep_blank_values=True)), **params}
         auth = req.headers.get("Authorization") or ""
-        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else params.pop("token", None)
+        header_token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+        token = header_token or params.pop("token", None)
         params.pop("token", None)
 
         failure = self._take_failure(method)
         if failure is not None:
             self._fail(req, method, params, failure)
             return
-        if not token:
-            self._reply(req, method, params, {"ok": False, "error": "not_authed"})
-            return
-        if token != self.token:
-            self._reply(req, method, params, {"ok": False, "error": "invalid_auth"})
+        if method in _APP_TOKEN_METHODS:
+            # Slack reads the app-level token from the Authorization header only
+            token = header_token
+        refused = self._refuse_token(method, token)
+        if refused is not None:
+            self._reply(req, method, params, {"ok": False, "error": refused})
             return
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         body = handler(params) if handler else {"ok": False, "error": "unknown_method"}
         self._reply(req, method, params, body)
+
+    def _refuse_token(self, method: str, token: str | None) -> str | None:
+        """The error Slack gives for this token on this method, or None when it is accepted."""
+        if not token:
+            return "not_authed"
+        expected, other = (
+            (self.app_token, self.token)
+            if method in _APP_TOKEN_METHODS
+            else (self.token, self.app_token)
+        )
+        if token == expected:
+            return None
+        return "not_allowed_token_type" if token == other else "invalid_auth"
 
     def _take_failure(self, method: str) -> _Failure | None:
         with self._lock:
@@ -378,6 +407,13 @@ class SlackStandin:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _api_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            issue_url = self._socket_url
+        if issue_url is None:  # no Socket Mode stand-in attached
+            return {"ok": False, "error": "unknown_method"}
+        return {"ok": True, "url": issue_url()}
 
     def _api_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         if not p.get("channel"):
