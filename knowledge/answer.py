@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 import numpy as np
 
 from knowledge.calibration import CALIBRATION, Calibration
+from knowledge.chunking import SECTION_SEP
 from knowledge.glossary import translations
 from knowledge.messages import say
 from knowledge.quoting import Candidate, select_quotes
@@ -141,7 +142,14 @@ def extractive_answer(
     top = retrieval.chunks[:CANDIDATES]
     by_id = {sc.chunk.chunk_id: sc for sc in top}
     candidates = [
-        Candidate(sc.chunk.chunk_id, sc.chunk.text, str(sc.chunk.meta.get("language", "")), n)
+        Candidate(
+            sc.chunk.chunk_id,
+            sc.chunk.text,
+            str(sc.chunk.meta.get("language", "")),
+            n,
+            document=doc_key_of(sc.chunk),
+            introduction=SECTION_SEP not in str(sc.chunk.meta.get("section", "")),
+        )
         for n, sc in enumerate(top)
     ]
     chosen = select_quotes(

@@ -30,7 +30,7 @@ _QUANTITY = re.compile(
     r"prix|frais|taille|seuil|limite)|quel (?:taux|delai|montant|pourcentage)|"
     r"how (?:much|many|long|soon|fast|big|large)|what (?:is the |are the )?"
     r"(?:rate|fee|commission|percentage|deadline|delay|size|limit|threshold|minimum|maximum)|"
-    r"taux|pourcentage|delai|percent|rate|deadline)\b"
+    r"taux|pourcentage|delai|percent|rate|deadline|mini(?:mum|male?)?|maxi(?:mum|male?)?|min|max)\b"
 )
 _INLINE_ITEM = re.compile(r"(?<=[.!?;])\s+(?=-\s+[A-ZÀ-ÖØ-Þ])")
 _NUMBER = re.compile(r"\d")
@@ -77,6 +77,8 @@ class Candidate:
     text: str
     language: str
     rank: int  # its place in the retrieval, 0 = best
+    document: str = ""  # the guideline it comes from
+    introduction: bool = False  # the text before the guideline's first section
 
 
 @dataclass(frozen=True)
@@ -158,8 +160,10 @@ def select_quotes(
     unit_dense: Callable[[Candidate, list[str]], np.ndarray | None] = lambda _c, _u: None,
     max_chars: int = ANSWER_CHARS,
 ) -> list[Selection]:
-    """Retrieval's best passage leads (dense + BM25 know the topic better than word overlap);
-    a second is added when its quotable units cover the question nearly as well."""
+    """Retrieval's best passage leads (dense + BM25 know the topic better than word overlap),
+    unless it is its guideline's introduction; a second passage is added when its quotable
+    units cover the question nearly as well."""
+    wants_number = bool(_QUANTITY.search(fold(query)))
     scored: list[tuple[float, Candidate, list[str], np.ndarray]] = []
     for cand in candidates:
         units = quote_units(cand.text)
@@ -172,12 +176,19 @@ def select_quotes(
         # question ("frais" and "textile" in two items of one list beat "frais" alone).
         # Retrieval's order still counts a little: ties go to the better-ranked passage.
         kept = choose_units(units, scores, budget=max_chars // 2)
-        covered = coverage(" ".join(units[i] for i in kept), query_terms=query_terms, idf=idf)
+        quoted = " ".join(units[i] for i in kept)
+        covered = coverage(quoted, query_terms=query_terms, idf=idf)
         score = 0.5 * float(scores.max()) + 0.5 * covered - RANK_PENALTY * cand.rank
+        if wants_number and not _NUMBER.search(quoted):
+            score -= NUMBER_BONUS  # "how long?" is not answered by a passage without a figure
         scored.append((score, cand, units, scores))
     if not scored:
         return []
     first = scored[0]
+    if first[1].introduction:
+        # An introduction names the topic; the rule sits in a section ("Annulation
+        # automatique à 48 heures"). The same guideline's best-answering passage leads.
+        first = max((i for i in scored if i[1].document == first[1].document), key=lambda i: i[0])
     scored.sort(key=lambda item: -item[0])
     scored.remove(first)
     scored.insert(0, first)

@@ -73,6 +73,18 @@ def test_textile_fees_answer_quotes_the_textile_rate_with_its_value(sample_kb) -
     assert answer.citations[0].source == "finances/commissions-versements.md"
 
 
+def test_a_how_long_question_is_answered_by_the_rule_not_the_introduction(sample_kb) -> None:  # type: ignore[no-untyped-def]
+    # Retrieval ranks the guideline's introduction first (it names acceptance and
+    # cancellation); the quote must come from the section that states the delay.
+    answer = sample_kb.answer(
+        "Bonjour, j'ai combien de temps pour accepter une commande avant qu'elle soit annulée ?"
+    )
+    assert answer.answered
+    first_quote = answer.text.split("\n\n")[1]
+    assert "48 heures" in first_quote
+    assert answer.citations[0].section.endswith("Annulation automatique à 48 heures")
+
+
 def test_extractive_answers_stay_short_and_quote_at_most_two_passages(sample_kb) -> None:  # type: ignore[no-untyped-def]
     for question in (
         "Quel est le délai pour accepter une commande ?",
