@@ -6,6 +6,8 @@ import contextlib
 import ctypes
 import os
 import signal
+import threading
+from typing import Any
 
 import typer
 
@@ -74,10 +76,7 @@ def register(app: typer.Typer) -> None:
         ).start()
         try:
             if socket:
-                from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-                typer.echo("comptoir: connected in Socket Mode", err=True)
-                SocketModeHandler(runtime.app, settings.slack_app_token).start()
+                _serve_socket_mode(runtime.app, settings.slack_app_token)
             else:
                 server = HttpServer(
                     make_wsgi(runtime.app, health=runtime.health), host=host, port=port
@@ -93,6 +92,25 @@ def register(app: typer.Typer) -> None:
             if worker is not None:
                 stop_worker_process(worker)
             runtime.close()
+
+
+def _serve_socket_mode(app: Any, app_token: str | None) -> None:
+    """Connect over Socket Mode, say so once connected, and serve until interrupted."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
+
+    handler = SocketModeHandler(app, app_token)
+    try:
+        try:
+            handler.connect()
+        except SlackApiError as exc:
+            error = exc.response.get("error", exc.response.status_code)
+            typer.echo(f"comptoir: Socket Mode connection refused by Slack: {error}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo("comptoir: connected in Socket Mode", err=True)
+        threading.Event().wait()
+    finally:
+        handler.close()
 
 
 def _background_priority() -> None:

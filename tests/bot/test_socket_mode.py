@@ -269,3 +269,20 @@ def test_the_standin_refuses_what_slack_refuses() -> None:
             with pytest.raises(InvalidStatus, match="401"):
                 connect(url)  # a ticket serves one connection
             assert len(socket.refused()) == 1
+
+
+def test_a_refused_app_token_stops_serve_with_slacks_reason(tmp_path: Path) -> None:
+    with SlackStandin() as slack, SocketModeStandin(slack):
+        env = _env(tmp_path, slack)
+        env["COMPTOIR_SLACK_APP_TOKEN"] = "xapp-1-A0-0-not-the-apps-token"
+        done = subprocess.run(
+            [str(COMPTOIR), "serve", "--socket", "--no-worker"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert done.returncode == 1
+    assert "Socket Mode connection refused by Slack: invalid_auth" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "connected in Socket Mode" not in done.stderr
