@@ -97,6 +97,7 @@ def do_import_directory(session: Session, rows: list[tuple[int, dict[str, str]]]
     report = ImportReport()
     existing = {s.seller_id: s for s in session.scalars(select(Seller))}
     by_channel = {s.channel_id: s.seller_id for s in existing.values()}
+    channel_of = {sid: s.channel_id for sid, s in existing.items()}
     seen: dict[str, int] = {}
     for line, row in rows:
         try:
@@ -111,6 +112,8 @@ def do_import_directory(session: Session, rows: list[tuple[int, dict[str, str]]]
             report.errors.append({"line": line, "error": str(exc)})
             continue
         seen[sid] = line
+        channel = str(values["channel_id"])
+        moved = sid in channel_of and channel_of[sid] != channel
         seller = existing.get(sid)
         if seller is None:
             seller = Seller(**values)
@@ -127,9 +130,15 @@ def do_import_directory(session: Session, rows: list[tuple[int, dict[str, str]]]
                 report.updated += 1
             else:
                 report.unchanged += 1
-        by_channel = {k: v for k, v in by_channel.items() if v != sid}
-        by_channel[str(values["channel_id"])] = sid
-        session.flush()
+        if sid in channel_of:
+            by_channel.pop(channel_of[sid], None)
+        by_channel[channel] = sid
+        channel_of[sid] = channel
+        if moved:
+            # Written at once: a later row may take the channel this seller just left, and
+            # channel_id is unique in the database.
+            session.flush()
+    session.flush()
     return report
 
 

@@ -74,3 +74,30 @@ def test_a_file_without_the_columns_is_refused_whole(tmp_path: Path) -> None:
     p.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(DirectoryFileError, match="UTF-8"):
         read_directory_csv(p)
+
+
+def test_a_channel_freed_earlier_in_the_file_can_be_taken_later_in_it(
+    tmp_path: Path, session_factory: sessionmaker[Session]
+) -> None:
+    # S1 moves to a new channel, then S3 (new) takes S1's old one and S2 takes S3's
+    # would-be one: each row sees the rows above it, and the unique channel_id holds.
+    first = _write(
+        tmp_path, "S1,Atelier Roux,C0AAAAAA1,,gold,fr\nS2,Kettle & Co,C0AAAAAA2,,gold,en\n", "a.csv"
+    )
+    second = _write(
+        tmp_path,
+        "S2,Kettle & Co,C0AAAAAA9,,gold,en\n"
+        "S1,Atelier Roux,C0AAAAAA3,,gold,fr\n"
+        "S3,Maison Brune,C0AAAAAA1,,silver,fr\n"
+        "S4,Late Taker,C0AAAAAA3,,silver,fr\n",
+        "b.csv",
+    )
+    with transaction(session_factory) as session:
+        do_import_directory(session, read_directory_csv(first))
+    with transaction(session_factory) as session:
+        report = do_import_directory(session, read_directory_csv(second))
+    assert (report.created, report.updated) == (1, 2)
+    assert report.errors == [{"line": 5, "error": "channel_id 'C0AAAAAA3' belongs to seller 'S1'"}]
+    with session_factory() as session:
+        owners = {s.channel_id: s.seller_id for s in session.scalars(select(Seller))}
+    assert owners == {"C0AAAAAA9": "S2", "C0AAAAAA3": "S1", "C0AAAAAA1": "S3"}
