@@ -212,6 +212,7 @@ class Intake:
     question: Question | None = None
     seller: Seller | None = None
     history: list[tuple[str, str | None]] = field(default_factory=list)
+    resumed: bool = False  # an earlier attempt claimed the question and never finished it
 
 
 def do_take_message(
@@ -238,7 +239,9 @@ def do_take_message(
         payload=message.payload,
         now=now,
     ):
-        return Intake(status="duplicate_delivery", note="event already taken")
+        return _resume_unfinished(session, message=message) or Intake(
+            status="duplicate_delivery", note="event already taken"
+        )
 
     def decided(status: str, note: str | None = None, **kw: Any) -> Intake:
         mark_event(session, event_id=message.event_id, status=status, note=note)
@@ -274,6 +277,33 @@ def do_take_message(
         session, channel_id=message.channel_id, thread_ts=message.root_ts, before_id=question_id
     )
     return Intake(status=RECEIVED, question=question, seller=seller, history=history)
+
+
+def _resume_unfinished(session: Session, *, message: IncomingMessage) -> Intake | None:
+    """The question this very event claimed when an earlier attempt died or failed between
+    claiming it and recording its answer (a crash, a database restart): answered now.
+
+    Only the inbox hands an event id over again, and only once the earlier attempt's claim is
+    over (it failed, or its lease ran out), so no other attempt is still answering it. An
+    event that was decided (answered, a twin, a ticket...) is a duplicate as before.
+    """
+    event = session.get(SlackEvent, message.event_id)
+    if event is None or event.status != RECEIVED:
+        return None
+    question = session.scalar(
+        select(Question).where(
+            Question.channel_id == message.channel_id, Question.message_ts == message.ts
+        )
+    )
+    if question is None or question.mode != "pending":
+        return None
+    seller = session.get(Seller, question.seller_id)
+    if seller is None:
+        return None
+    history = thread_history(
+        session, channel_id=message.channel_id, thread_ts=message.root_ts, before_id=question.id
+    )
+    return Intake(status=RECEIVED, question=question, seller=seller, history=history, resumed=True)
 
 
 def _claim_question(

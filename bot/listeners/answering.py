@@ -68,7 +68,7 @@ def take_message(
             author_is_staff=author_is_staff,
             ticket_thread=ticket_thread,
         )
-        if intake.question is not None:
+        if intake.question is not None and not intake.resumed:
             deps.outbox.enqueue(
                 session,
                 method="reactions.add",
