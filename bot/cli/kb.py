@@ -36,6 +36,7 @@ def open_knowledge_base(settings: Settings, *, with_chat_model: bool = False) ->
             settings.embeddings,
             base_url=settings.embeddings_base_url,
             api_key=settings.llm_api_key,
+            query_model=settings.embeddings_query_model,
         ),
         chat_model=chat_model,
         threshold=settings.answer_threshold,

