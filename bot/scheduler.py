@@ -19,10 +19,10 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from time import monotonic
-from typing import Any, Literal, cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -31,70 +31,25 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.listeners.deps import Deps
 from bot.sla_job import run_sla_sweep
 from routing import job_runs
-from routing.calendars import check_aware, french_public_holidays
 from routing.db import transaction
 from routing.leader import Campaign, Leader, process_owner
 from routing.performance.config import PerfConfig, load_perf_config
+from routing.periods import Period, Rule
 
 logger = logging.getLogger(__name__)
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_LOOKBACK_DAYS = 8  # a weekly rule's latest due day is at most 7 days back
 
 
-@dataclass(frozen=True)
-class Rule:
-    """When a periodic job is due: `at` local time in `timezone`, on `weekdays` (0 = Monday),
-    and, with `business_days`, never on a French public holiday. `period` names the run:
-    "day" → "2026-11-27", "week" → ISO week "2026-W48" (of the local date)."""
-
-    at: time
-    timezone: str = "Europe/Paris"
-    weekdays: frozenset[int] = frozenset(range(7))
-    business_days: bool = False
-    period: Literal["day", "week"] = "day"
-
-    def runs_on(self, day: date) -> bool:
-        if day.weekday() not in self.weekdays:
-            return False
-        return not (self.business_days and day in french_public_holidays(day.year))
-
-    def due_at(self, day: date) -> datetime:
-        """The UTC instant `at` happens on the local `day` (DST-aware)."""
-        return datetime.combine(day, self.at, tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
-
-    def key(self, day: date) -> str:
-        if self.period == "week":
-            iso = day.isocalendar()
-            return f"{iso.year}-W{iso.week:02d}"
-        return day.isoformat()
-
-    def latest_due(self, now: datetime) -> Period | None:
-        """The most recent run this rule asked for at or before `now`."""
-        now = check_aware(now, "now")
-        today = now.astimezone(ZoneInfo(self.timezone)).date()
-        for back in range(_LOOKBACK_DAYS):
-            day = today - timedelta(days=back)
-            if self.runs_on(day) and self.due_at(day) <= now:
-                return Period(key=self.key(day), day=day, due_at=self.due_at(day))
-        return None
-
-    def cron(self) -> CronTrigger:
-        """Fires on the rule's weekdays; holidays are filtered when the job runs."""
-        days = ",".join(_WEEKDAYS[d] for d in sorted(self.weekdays))
-        return CronTrigger(
-            day_of_week=days,
-            hour=self.at.hour,
-            minute=self.at.minute,
-            timezone=ZoneInfo(self.timezone),
-        )
-
-
-@dataclass(frozen=True)
-class Period:
-    key: str  # job_runs.period_key
-    day: date  # the local day the run is for
-    due_at: datetime  # UTC
+def cron_of(rule: Rule) -> CronTrigger:
+    """Fires on the rule's weekdays; holidays are filtered when the job runs."""
+    days = ",".join(_WEEKDAYS[d] for d in sorted(rule.weekdays))
+    return CronTrigger(
+        day_of_week=days,
+        hour=rule.at.hour,
+        minute=rule.at.minute,
+        timezone=ZoneInfo(rule.timezone),
+    )
 
 
 @dataclass(frozen=True)
@@ -208,8 +163,6 @@ def performance_jobs(config: PerfConfig) -> tuple[Job, ...]:
     )
 
 
-CATCH_UP_MINUTES = 5
-
 SLA_SWEEP = Job(
     id="sla_sweep",
     func=_sla_sweep,
@@ -317,7 +270,7 @@ def build_scheduler(
     periodic = tuple(job for job in schedule if job.rule is not None)
     for job in schedule:
         if job.rule is not None:
-            trigger: Any = job.rule.cron()
+            trigger: Any = cron_of(job.rule)
             args: dict[str, Any] = {}
             run = _periodic(job, deps, owner)
         else:

@@ -28,6 +28,7 @@ from bot.scheduler import (
     Rule,
     build_scheduler,
     catch_up,
+    cron_of,
     run_due,
 )
 from routing import job_runs
@@ -98,7 +99,7 @@ def test_digests_skip_weekends_and_french_public_holidays() -> None:
     assert DIGESTS.latest_due(utc(2026, 11, 12, 8)).key == "2026-11-12"  # type: ignore[union-attr]
     assert DIGESTS.latest_due(utc(2026, 11, 12, 7)).key == "2026-11-10"  # type: ignore[union-attr]
     # APScheduler's trigger fires Monday to Friday only, at 08:30 Paris
-    trigger = DIGESTS.cron()
+    trigger = cron_of(DIGESTS)
     fire = trigger.get_next_fire_time(None, utc(2026, 11, 27, 8))
     assert fire == utc(2026, 11, 30, 7, 30)  # Friday 09:00 Paris → Monday 08:30
     # …and keeps 08:30 Paris across the spring change: 07:30 UTC on Friday, 06:30 on Monday
