@@ -42,6 +42,8 @@ def _terminate_lock_holders(url: str, key: int) -> int:
             text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'"
                 " AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = :k"
+                # advisory locks are per database: another Comptoir on this server leads its own
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"k": key},
         ).scalar()
