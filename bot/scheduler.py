@@ -66,6 +66,9 @@ class Job:
     # (1 s) silently skips a run delayed by a busy machine or a suspended laptop. For a
     # periodic job the same limit applies to catching up after downtime.
     misfire_grace_time: int | None = None
+    # Days back that catching up also runs the periods that never ran since the job's last
+    # recorded one, oldest first (0: only the latest due period). Never before the first run.
+    backfill_days: int = 0
 
 
 def _sla_sweep(deps: Deps) -> None:
@@ -73,6 +76,7 @@ def _sla_sweep(deps: Deps) -> None:
 
 
 CATCH_UP_MINUTES = 5
+BACKFILL_DAYS = 7  # the weekly history segments read; older gaps: `comptoir perf evaluate --date`
 
 
 class Deferred(Exception):
@@ -131,8 +135,10 @@ def performance_jobs(config: PerfConfig) -> tuple[Job, ...]:
             func=partial(_perf_evaluate, config),
             rule=Rule(at=s.evaluation_time, timezone=s.timezone, weekdays=every_day),
             # However late: an evaluation only stores numbers (nobody is pinged), and a
-            # missing day would leave a hole in the weekly history that segments read.
+            # missing day would leave a hole in the weekly history that segments read, so
+            # the days missed while down are evaluated too, oldest first.
             misfire_grace_time=None,
+            backfill_days=BACKFILL_DAYS,
         ),
         Job(
             id="nudges",
@@ -197,10 +203,17 @@ def run_due(deps: Deps, job: Job, *, now: datetime, owner: str | None = None) ->
     Returns what happened: "none-due", "missed", "taken", "done", "deferred" or "failed"."""
     if job.rule is None:
         raise ValueError(f"{job.id} has no rule: only periodic jobs have periods")
-    owner = owner or process_owner()
     period = job.rule.latest_due(now)
     if period is None:
         return "none-due"
+    return run_period(deps, job, period, now=now, owner=owner)
+
+
+def run_period(
+    deps: Deps, job: Job, period: Period, *, now: datetime, owner: str | None = None
+) -> str:
+    """Run one period of a periodic job unless it is done, running elsewhere or too late."""
+    owner = owner or process_owner()
     grace = job.misfire_grace_time
     if grace is not None and now - period.due_at > timedelta(seconds=grace):
         return _record_missed(deps, job, period, now=now, owner=owner)
@@ -255,10 +268,26 @@ def _record_missed(deps: Deps, job: Job, period: Period, *, now: datetime, owner
 def catch_up(
     deps: Deps, schedule: tuple[Job, ...], *, now: datetime, owner: str | None = None
 ) -> dict[str, str]:
-    """The latest due period of every periodic job, run if nobody has: {job id: outcome}."""
-    return {
-        job.id: run_due(deps, job, now=now, owner=owner) for job in schedule if job.rule is not None
-    }
+    """The latest due period of every periodic job, run if nobody has: {job id: outcome}.
+    A job with `backfill_days` first runs the earlier periods missed since its last run."""
+    outcomes: dict[str, str] = {}
+    for job in schedule:
+        if job.rule is None:
+            continue
+        for period in _missed_before_latest(deps, job, now=now):
+            run_period(deps, job, period, now=now, owner=owner)
+        outcomes[job.id] = run_due(deps, job, now=now, owner=owner)
+    return outcomes
+
+
+def _missed_before_latest(deps: Deps, job: Job, *, now: datetime) -> list[Period]:
+    if job.rule is None or job.backfill_days <= 0:
+        return []
+    with deps.session_factory() as session:
+        last = job_runs.latest_period_key(session, job_id=job.id)
+    if last is None:  # never ran: a new install starts from today, not a week back
+        return []
+    return job.rule.due_after(last, now, days=job.backfill_days)[:-1]
 
 
 def build_scheduler(

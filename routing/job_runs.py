@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -95,6 +95,11 @@ def get(session: Session, *, job_id: str, period_key: str, refresh: bool = False
     if refresh:
         stmt = stmt.execution_options(populate_existing=True)
     return session.scalars(stmt).one_or_none()
+
+
+def latest_period_key(session: Session, *, job_id: str) -> str | None:
+    """The latest period this job has a row for (run, running or failed), or None."""
+    return session.scalar(select(func.max(JobRun.period_key)).where(JobRun.job_id == job_id))
 
 
 def list_runs(

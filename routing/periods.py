@@ -44,6 +44,18 @@ class Rule:
             return f"{iso.year}-W{iso.week:02d}"
         return day.isoformat()
 
+    def due_after(self, key: str, now: datetime, *, days: int) -> list[Period]:
+        """The periods due after the one named `key` and at or before `now`, within the last
+        `days` local days, oldest first (the latest due one included)."""
+        now = check_aware(now, "now")
+        today = now.astimezone(ZoneInfo(self.timezone)).date()
+        out: dict[str, Period] = {}
+        for back in range(days, -1, -1):
+            day = today - timedelta(days=back)
+            if self.runs_on(day) and self.due_at(day) <= now and self.key(day) > key:
+                out.setdefault(self.key(day), Period(self.key(day), day, self.due_at(day)))
+        return list(out.values())
+
     def latest_due(self, now: datetime) -> Period | None:
         """The most recent run this rule asked for at or before `now`."""
         now = check_aware(now, "now")

@@ -191,6 +191,59 @@ def test_a_run_missed_while_down_happens_once_late_on_start(
     assert rec.ran[1][1] == start  # late, once
 
 
+def test_days_missed_while_down_are_evaluated_oldest_first_but_not_before_the_first_run(
+    session_factory: sessionmaker[Session],
+) -> None:
+    rec = Recorder()
+    job = Job(id="perf_evaluate", func=rec, rule=DAILY, backfill_days=7)
+    deps = make_deps(session_factory)
+    # a new install on Tuesday: today's evaluation only, not a week of empty days
+    assert catch_up(deps, (job,), now=utc(2026, 11, 24, 9), owner="a:1") == {
+        "perf_evaluate": "done"
+    }
+    # down from Tuesday noon to Friday 10:00 Paris: Wednesday and Thursday never ran
+    start = utc(2026, 11, 27, 9)
+    assert catch_up(deps, (job,), now=start, owner="a:1") == {"perf_evaluate": "done"}
+    assert [key for key, _ in rec.ran] == ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"]
+    assert catch_up(deps, (job,), now=start + timedelta(minutes=5), owner="b:2") == {
+        "perf_evaluate": "taken"
+    }
+    assert len(rec.ran) == 4
+    assert [(k, st) for k, st, _ in rows(session_factory, "perf_evaluate")] == [
+        ("2026-11-24", "done"),
+        ("2026-11-25", "done"),
+        ("2026-11-26", "done"),
+        ("2026-11-27", "done"),
+    ]
+
+
+def test_a_job_without_backfill_catches_up_its_latest_period_only(
+    session_factory: sessionmaker[Session],
+) -> None:
+    rec = Recorder()
+    deps = make_deps(session_factory)
+    job = digest_job(rec, grace=None)
+    assert run_due(deps, job, now=utc(2026, 11, 23, 7, 30), owner="a:1") == "done"  # Monday
+    assert catch_up(deps, (job,), now=utc(2026, 11, 27, 10), owner="a:1") == {"digests": "done"}
+    assert [key for key, _ in rec.ran] == ["2026-11-23", "2026-11-27"]
+
+
+def test_due_after_lists_the_periods_after_a_key_within_the_window() -> None:
+    now = utc(2026, 11, 27, 9)  # Friday 10:00 Paris
+    keys = [p.key for p in DIGESTS.due_after("2026-11-20", now, days=7)]
+    assert keys == ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"]
+    assert [p.key for p in DIGESTS.due_after("2026-11-25", now, days=7)] == [
+        "2026-11-26",
+        "2026-11-27",
+    ]
+    assert [p.key for p in DAILY.due_after("2026-01-01", now, days=2)] == [
+        "2026-11-25",
+        "2026-11-26",
+        "2026-11-27",
+    ]
+    assert [p.key for p in NUDGES.due_after("2026-W46", now, days=14)] == ["2026-W47", "2026-W48"]
+
+
 def test_the_trigger_firing_on_a_holiday_runs_nothing_new(
     session_factory: sessionmaker[Session],
 ) -> None:
