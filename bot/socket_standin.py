@@ -180,13 +180,34 @@ class SocketModeStandin:
             "retry_attempt": retry_attempt,
             "retry_reason": retry_reason,
         }
+        return self._send(message, timeout=timeout)
+
+    def push_interactive(self, payload: dict[str, Any], *, timeout: float = 10.0) -> str:
+        """Send a click (a `block_actions` payload, as bot.slack_payloads builds it) as an
+        `interactive` envelope; its ack may carry a response payload."""
+        message = {
+            "envelope_id": str(uuid.uuid4()),
+            "type": "interactive",
+            "payload": payload,
+            "accepts_response_payload": True,
+        }
+        return self._send(message, timeout=timeout)
+
+    def _send(self, message: dict[str, Any], *, timeout: float) -> str:
         number, connection = self._newest(timeout)
         with self._lock:
             self._envelopes.append(
-                Envelope(envelope_id, "events_api", payload, retry_attempt, retry_reason, number)
+                Envelope(
+                    message["envelope_id"],
+                    message["type"],
+                    message["payload"],
+                    message.get("retry_attempt", 0),
+                    message.get("retry_reason", ""),
+                    number,
+                )
             )
         connection.send(json.dumps(message))
-        return envelope_id
+        return str(message["envelope_id"])
 
     def disconnect(self, reason: str = "refresh_requested", *, timeout: float = 10.0) -> int:
         """Send a `disconnect` message on the newest open session; return its number. The

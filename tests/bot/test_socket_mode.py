@@ -31,7 +31,7 @@ from bot.slack_standin import Call, SlackStandin
 from bot.socket_standin import SocketModeStandin
 from routing import inbox_store, migrate
 from routing.db import make_engine, make_sessionmaker, transaction
-from routing.models import InboxEvent, OutboxMessage, Question, Seller
+from routing.models import InboxEvent, OutboxMessage, Question, Seller, Ticket
 from tests.bot.conftest import poll
 
 SECRET = "7d3c5a1e9f0b2d4c6e8a0b1c3d5e7f90"
@@ -236,6 +236,30 @@ def test_a_refresh_moves_the_app_to_a_new_connection_and_answers_go_on(
     assert ack.session == after.number
     assert "21 jours" in _wait_answer(served, body).get("text", "")
     assert served.proc.poll() is None, "".join(served.stderr[-20:])
+
+
+def test_a_click_on_i_need_a_human_over_the_socket_opens_a_ticket_in_the_thread(
+    served: Served,
+) -> None:
+    body = _ask(served, "Le mode vacances peut-il durer plus de 21 jours ?")
+    answer = _wait_answer(served, body)
+    root = body["event"]["ts"]
+    with served.engine.connect() as conn:
+        question_id = conn.scalar(select(Question.id).where(Question.message_ts == root))
+    click = sp.block_actions(
+        action_id="answer_human",
+        value=str(question_id),
+        channel=CHANNEL,
+        message_ts=answer.response["ts"],
+        thread_ts=root,
+    )
+    envelope_id = served.socket.push_interactive(click)
+    assert served.socket.wait_for(lambda: served.socket.acks(envelope_id))
+    handoff = served.slack.wait_for(lambda: _answers(served, body)[1:], timeout=60)[0]
+    assert "Ticket *#" in handoff.params["text"]
+    with served.engine.connect() as conn:
+        tickets = conn.scalars(select(Ticket.question_id).where(Ticket.thread_ts == root)).all()
+    assert tickets == [question_id]
 
 
 def test_the_standin_refuses_what_slack_refuses() -> None:
