@@ -29,7 +29,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing import inbox_store
-from routing.db import transaction, utcnow
+from routing.db import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +63,11 @@ def inbox_middleware(
 ) -> Callable[..., BoltResponse | None]:
     """A Bolt global middleware: register it after Bolt's own (App() adds those first).
 
-    One short transaction, then 200 without next(): no listener runs here for a message. A
-    retry of a stored event id adds nothing and is acknowledged too. If the insert fails the
-    exception reaches Bolt, Slack gets a 500 and delivers again later: never acked and lost.
+    One statement, committed before the 200 (routing.inbox_store.store_committed: on SQLite it
+    waits only for other one-statement inbox writes, never for a worker's transaction), then
+    200 without next(): no listener runs here for a message. A retry of a stored event id adds
+    nothing and is acknowledged too. If the insert fails the exception reaches Bolt, Slack gets
+    a 500 and delivers again later: never acked and lost.
     """
 
     def store_for_worker(
@@ -75,8 +77,9 @@ def inbox_middleware(
         if event_id is None:
             next()
             return resp
-        with transaction(session_factory) as session:
-            stored = inbox_store.do_store(session, event_id=event_id, body=req.body, now=clock())
+        stored = inbox_store.store_committed(
+            session_factory, event_id=event_id, body=req.body, now=clock()
+        )
         if stored:
             if on_stored is not None:
                 on_stored()
@@ -160,7 +163,7 @@ class InboxWorker:
     def work_once(self) -> str | None:
         """Claim and handle one delivery; its event id, or None when nothing was claimable."""
         now = self.clock()
-        with transaction(self.session_factory) as session:
+        with inbox_store.writes(self.session_factory) as session:
             claimed = inbox_store.claim_next(
                 session, now=now, lease=self.lease, retry_delay=self.retry_delay
             )
@@ -172,7 +175,7 @@ class InboxWorker:
         except Exception as exc:
             self._record_failure(event_id, attempt, exc)
         else:
-            with transaction(self.session_factory) as session:
+            with inbox_store.writes(self.session_factory) as session:
                 if not inbox_store.mark_done(
                     session, event_id=event_id, attempt=attempt, now=self.clock()
                 ):
@@ -182,7 +185,7 @@ class InboxWorker:
     def _record_failure(self, event_id: str, attempt: int, exc: Exception) -> None:
         # a DispatchError already names the listener's exception
         error = str(exc) if isinstance(exc, DispatchError) else f"{type(exc).__name__}: {exc}"
-        with transaction(self.session_factory) as session:
+        with inbox_store.writes(self.session_factory) as session:
             if attempt < self.max_attempts:
                 inbox_store.mark_retry(
                     session, event_id=event_id, attempt=attempt, error=error, now=self.clock()

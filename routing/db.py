@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -37,11 +39,36 @@ class Base(DeclarativeBase):
     pass
 
 
+# SQLite: the schema name of the file that holds the Slack inbox (see inbox_file).
+INBOX_SCHEMA = "inbox"
+
+
+def inbox_file(url: str) -> Path | None:
+    """SQLite on a file: where the Slack inbox (`slack_inbox`) lives, `<database>-inbox`, next to
+    the database like SQLite's own `-wal` and `-shm` files. None elsewhere (PostgreSQL, memory).
+
+    SQLite has one write lock per file. The HTTP process acks a delivery once it is stored;
+    with the inbox in the main file, that insert queued behind every write transaction of the
+    worker (a lower-priority process, so its transactions last as long as the machine is
+    busy). In its own file it waits only for other inbox statements, which are each one
+    statement long (routing.inbox_store). Every connection ATTACHes it, and SQLite resolves an
+    unqualified name in main first, then in attached files: the table keeps its name.
+    """
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or parsed.query.get("uri"):
+        return None  # a URI filename (memory, read-only...): keep everything in one place
+    return Path(f"{database}-inbox")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
+        inbox = inbox_file(url)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -49,6 +76,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            if inbox is not None:
+                cur.execute(f"ATTACH DATABASE ? AS {INBOX_SCHEMA}", (str(inbox),))
+                cur.execute(f"PRAGMA {INBOX_SCHEMA}.journal_mode=WAL")
+                cur.execute(f"PRAGMA {INBOX_SCHEMA}.synchronous=NORMAL")
             cur.close()
 
         return engine

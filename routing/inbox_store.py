@@ -11,16 +11,27 @@ other's candidates without waiting). A worker that dies mid-row leaves it "worki
 `claimed_at` is older than the lease, another claim takes it again. Outcomes are written only
 by the claim that still owns the row, so a worker whose lease was taken cannot undo the newer
 owner's result.
+
+On SQLite the inbox has a file, and so a write lock, of its own (routing.db.inbox_file), and
+every write to it is one statement that commits by itself (`store_committed`, and
+`writes()` for the worker): the lock is taken and released inside that statement, never held
+while Python runs. A thread that waits for the GIL or for the CPU (the worker runs at a lower
+priority) therefore never holds up an ack. Each write says whether it changed a row through
+rowcount there (RETURNING rows would keep the statement, and the lock, open until fetched),
+and through RETURNING on PostgreSQL, where psycopg does not report rowcount for every
+statement through SQLAlchemy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from routing.models import InboxEvent
 
@@ -30,13 +41,37 @@ RETRY = "retry"
 DONE = "done"
 FAILED = "failed"
 
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
-def do_store(session: Session, *, event_id: str, body: dict[str, Any], now: datetime) -> bool:
-    """Keep a delivery for the worker; False when the event id is already stored (a retry).
 
-    ON CONFLICT DO NOTHING, so a duplicate never aborts the transaction; RETURNING rather than
-    rowcount, which psycopg does not report for this statement through SQLAlchemy.
-    """
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _changed(session: Session, stmt: Any) -> bool:
+    """Run one INSERT or UPDATE of one inbox row; True when it wrote that row."""
+    if _sqlite(session):
+        result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
+        return result.rowcount == 1
+    return session.execute(stmt.returning(InboxEvent.event_id)).first() is not None
+
+
+@contextmanager
+def writes(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for a worker's claim or outcome. SQLite: each statement commits by itself
+    (claim_next and the outcomes are written to be correct that way). PostgreSQL: one
+    transaction, so FOR UPDATE SKIP LOCKED keeps the claim's candidates until it commits."""
+    with factory() as session:
+        if _sqlite(session):
+            session.connection(execution_options=_AUTOCOMMIT)
+            yield session
+        else:
+            with session.begin():
+                yield session
+
+
+def _insert(session: Session, *, event_id: str, body: dict[str, Any], now: datetime) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, so a duplicate never aborts the transaction."""
     values = {
         "event_id": event_id,
         "body": body,
@@ -44,14 +79,30 @@ def do_store(session: Session, *, event_id: str, body: dict[str, Any], now: date
         "attempts": 0,
         "received_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(InboxEvent).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(InboxEvent).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(f"unsupported database {dialect}")
-    return session.execute(stmt.returning(InboxEvent.event_id)).first() is not None
+    if _sqlite(session):
+        return sqlite.insert(InboxEvent).values(**values).on_conflict_do_nothing()
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(InboxEvent).values(**values).on_conflict_do_nothing()
+    raise NotImplementedError(  # pragma: no cover - only SQLite and PostgreSQL are supported
+        f"unsupported database {session.get_bind().dialect.name}"
+    )
+
+
+def do_store(session: Session, *, event_id: str, body: dict[str, Any], now: datetime) -> bool:
+    """Keep a delivery for the worker, in the caller's transaction; False when the event id is
+    already stored (a retry)."""
+    return _changed(session, _insert(session, event_id=event_id, body=body, now=now))
+
+
+def store_committed(
+    factory: sessionmaker[Session], *, event_id: str, body: dict[str, Any], now: datetime
+) -> bool:
+    """Keep a delivery, committed by the time this returns, so the ack may follow; False when
+    the event id is already stored (a retry). One statement in autocommit, on both databases
+    (on PostgreSQL that also spares the BEGIN and COMMIT round trips)."""
+    with factory() as session:
+        session.connection(execution_options=_AUTOCOMMIT)
+        return do_store(session, event_id=event_id, body=body, now=now)
 
 
 def _claimable(*, now: datetime, lease: timedelta, retry_delay: timedelta) -> Any:
@@ -73,6 +124,8 @@ def claim_next(
 
     Claimable: queued; waiting for a retry for at least `retry_delay`; or left "working" for
     longer than `lease` (its worker died). Commit soon after: the claim is the row's lease.
+    Correct in autocommit too (`writes()` on SQLite): the candidates are only read, the
+    compare-and-set alone decides, and the body never changes once stored.
     """
     claimable = _claimable(now=now, lease=lease, retry_delay=retry_delay)
     candidates = session.execute(
@@ -83,21 +136,25 @@ def claim_next(
         .with_for_update(skip_locked=True)
     ).all()
     for event_id, attempts in candidates:
-        taken = session.execute(
+        taken = _changed(
+            session,
             update(InboxEvent)
             .where(InboxEvent.event_id == event_id, InboxEvent.attempts == attempts, claimable)
             .values(status=WORKING, attempts=attempts + 1, claimed_at=now)
-            .returning(InboxEvent.body)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if taken is not None:
-            return event_id, dict(taken.body), attempts + 1
+            .execution_options(synchronize_session=False),
+        )
+        if taken:
+            body = session.execute(
+                select(InboxEvent.body).where(InboxEvent.event_id == event_id)
+            ).scalar_one()
+            return event_id, dict(body), attempts + 1
     return None
 
 
 def _settle(session: Session, *, event_id: str, attempt: int, **values: Any) -> bool:
     """Write an outcome unless this claim lost the row (its lease ran out and was retaken)."""
-    settled = session.execute(
+    return _changed(
+        session,
         update(InboxEvent)
         .where(
             InboxEvent.event_id == event_id,
@@ -105,10 +162,8 @@ def _settle(session: Session, *, event_id: str, attempt: int, **values: Any) -> 
             InboxEvent.status == WORKING,
         )
         .values(**values)
-        .returning(InboxEvent.event_id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    return settled is not None
+        .execution_options(synchronize_session=False),
+    )
 
 
 def mark_done(session: Session, *, event_id: str, attempt: int, now: datetime) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from slack_bolt import App
 from slack_sdk import WebClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import slack_payloads as sp
@@ -18,7 +19,7 @@ from bot.inbox import DispatchError, InboxWorker, bolt_dispatcher, wants_worker
 from bot.slack_standin import SlackStandin
 from routing import inbox_store
 from routing.db import make_engine, make_sessionmaker, transaction, utcnow
-from routing.models import InboxEvent, SlackEvent
+from routing.models import InboxEvent, Seller, SlackEvent
 from tests.bot.conftest import AGENT, SECRET, SHOP_FR, Bot, poll
 
 
@@ -102,6 +103,24 @@ def test_http_side_alone_acks_fast_and_keeps_everything(start_bot: Callable[...,
     assert {r.status for r in rows} == {"queued"}
     with bot.factory() as s:
         assert s.query(SlackEvent).count() == 0  # no listener ran for them here
+
+
+def test_the_ack_does_not_wait_for_a_workers_write_transaction(
+    start_bot: Callable[..., Bot], migrated_url: str
+) -> None:
+    """The worker writes answers, events and outbox rows in transactions that last as long as
+    its lower-priority process takes; a delivery is stored and acked meanwhile (on SQLite the
+    inbox has a file, and a write lock, of its own)."""
+    bot = start_bot(inbox=False, worker=False)
+    body = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
+    worker_engine = make_engine(migrated_url)  # another process's connection
+    try:
+        with make_sessionmaker(worker_engine)() as worker, worker.begin():
+            worker.execute(update(Seller).values(name=Seller.name))  # holds the write lock
+            assert bot.send(body).status_code == 200  # sent while that transaction is open
+            assert [r.event_id for r in _inbox(bot)] == [body["event_id"]]  # and committed
+    finally:
+        worker_engine.dispose()
 
 
 def test_buttons_and_home_are_still_handled_where_they_arrive(
