@@ -30,7 +30,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.listeners.deps import Deps
 from bot.sla_job import run_sla_sweep
-from routing import job_runs
+from routing import inbox_store, job_runs
 from routing.db import transaction
 from routing.leader import Campaign, Leader, process_owner
 from routing.performance.config import PerfConfig, load_perf_config
@@ -190,9 +190,28 @@ CATCH_UP = Job(
 )
 
 
+INBOX_KEPT_DAYS = 7  # handled Slack deliveries kept this long (Slack retries within minutes)
+
+
+def _inbox_purge(deps: Deps) -> None:
+    before = deps.clock() - timedelta(days=INBOX_KEPT_DAYS)
+    purged = inbox_store.purge_done(deps.session_factory, before=before)
+    if purged:
+        logger.info("inbox: %d handled deliveries older than %s purged", purged, before)
+
+
+INBOX_PURGE = Job(
+    id="inbox_purge",
+    func=_inbox_purge,
+    trigger="interval",
+    trigger_args={"hours": 1},
+    misfire_grace_time=None,
+)
+
+
 def schedule_for(config: PerfConfig | None) -> tuple[Job, ...]:
     """The whole table; `config` (the operator's performance file) sets the periodic times."""
-    return (SLA_SWEEP, CATCH_UP, *(performance_jobs(config) if config else ()))
+    return (SLA_SWEEP, CATCH_UP, INBOX_PURGE, *(performance_jobs(config) if config else ()))
 
 
 SCHEDULE: tuple[Job, ...] = schedule_for(load_perf_config())

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -215,3 +215,26 @@ def rows(session: Session, *, status: str | None = None) -> list[InboxEvent]:
     if status is not None:
         stmt = stmt.where(InboxEvent.status == status)
     return list(session.scalars(stmt))
+
+
+def purge_done(factory: sessionmaker[Session], *, before: datetime, batch: int = 500) -> int:
+    """Delete the deliveries handled before `before`, `batch` rows per statement so an ack
+    never waits long for the inbox; failed ones stay for a person to read. The event ids
+    stay deduplicated after the purge: slack_events keeps every one (routing.conversations)."""
+    total = 0
+    while True:
+        oldest = (
+            select(InboxEvent.event_id)
+            .where(InboxEvent.status == DONE, InboxEvent.done_at < before)
+            .limit(batch)
+        )
+        stmt = delete(InboxEvent).where(InboxEvent.event_id.in_(oldest.scalar_subquery()))
+        with writes(factory) as session:
+            if _sqlite(session):
+                result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
+                deleted = result.rowcount
+            else:
+                deleted = len(session.execute(stmt.returning(InboxEvent.event_id)).all())
+        total += deleted
+        if deleted < batch:
+            return total

@@ -275,3 +275,31 @@ def test_a_worker_needs_a_thread_and_an_attempt(
         InboxWorker(session_factory, lambda body: None, threads=threads)
     with pytest.raises(ValueError):
         InboxWorker(session_factory, lambda body: None, max_attempts=0)
+
+
+def test_the_purge_deletes_handled_deliveries_past_retention_in_batches_and_keeps_the_rest(
+    session_factory: sessionmaker[Session],
+) -> None:
+    ids = _store(session_factory, 7)
+    t0 = utcnow()
+    worker = InboxWorker(session_factory, lambda body: None, clock=lambda: t0)
+    assert worker.drain() == 7  # all done at t0
+    late, failed, queued = _store(session_factory, 3)
+    with transaction(session_factory) as s:  # one handled later, one failed, one still queued
+        s.execute(
+            update(InboxEvent)
+            .where(InboxEvent.event_id == late)
+            .values(status="done", done_at=t0 + timedelta(days=2))
+        )
+        s.execute(
+            update(InboxEvent)
+            .where(InboxEvent.event_id == failed)
+            .values(status="failed", done_at=t0, last_error="RuntimeError: boom")
+        )
+    purged = inbox_store.purge_done(session_factory, before=t0 + timedelta(days=1), batch=3)
+    assert purged == 7  # three full batches of 3, 3 and 1
+    with session_factory() as s:
+        left = {r.event_id: r.status for r in inbox_store.rows(s)}
+    assert left == {late: "done", failed: "failed", queued: "queued"}
+    assert not set(ids) & set(left)
+    assert inbox_store.purge_done(session_factory, before=t0 + timedelta(days=1)) == 0

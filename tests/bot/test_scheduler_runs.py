@@ -331,6 +331,7 @@ def test_the_table_has_every_job_at_the_configured_times_coalesced_never_overlap
     assert [job.id for job in SCHEDULE] == [
         "sla_sweep",
         "catch_up",
+        "inbox_purge",
         "perf_evaluate",
         "nudges",
         "digests",
@@ -361,6 +362,7 @@ def test_the_table_has_every_job_at_the_configured_times_coalesced_never_overlap
     assert grace == {
         "sla_sweep": None,
         "catch_up": None,
+        "inbox_purge": None,
         "perf_evaluate": None,
         "nudges": 8 * 3600,
         "digests": 10 * 3600,

@@ -145,6 +145,7 @@ def test_schedule_table_runs_the_sweep_every_minute_without_skipping_late_runs(b
     assert [job.id for job in SCHEDULE] == [
         "sla_sweep",
         "catch_up",
+        "inbox_purge",
         "perf_evaluate",
         "nudges",
         "digests",
