@@ -159,3 +159,31 @@ def test_the_installed_command_runs_a_sweep(migrated_url: str, tmp_path: Path) -
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []
+
+
+def test_jobs_lists_recorded_runs_newest_first_with_the_last_line_of_an_error(
+    cli: Invoke, session_factory: sessionmaker[Session]
+) -> None:
+    from routing import job_runs
+
+    with transaction(session_factory) as s:
+        done = job_runs.claim(
+            s, job_id="perf_evaluate", period_key="2026-11-26", owner="a:1", now=START
+        )
+        assert done is not None
+        job_runs.mark_done(s, run_id=done.id, now=START + timedelta(seconds=4))
+        failed = job_runs.claim(
+            s, job_id="digests", period_key="2026-11-27", owner="a:1", now=START + timedelta(days=1)
+        )
+        assert failed is not None
+        error = "Traceback (most recent call last):\n  ...\nRuntimeError: Slack said no"
+        job_runs.mark_failed(s, run_id=failed.id, error=error, now=START + timedelta(days=1))
+    lines = cli("jobs").splitlines()
+    assert lines[0].split()[:3] == ["digests", "2026-11-27", "failed"]
+    assert lines[0].endswith("RuntimeError: Slack said no")
+    assert lines[1].split()[:3] == ["perf_evaluate", "2026-11-26", "done"]
+    rows = [json.loads(line) for line in cli("jobs", "--status", "done", "--json").splitlines()]
+    assert [(r["job"], r["period"], r["owner"]) for r in rows] == [
+        ("perf_evaluate", "2026-11-26", "a:1")
+    ]
+    assert "--status must be one of" in cli("jobs", "--status", "broken", code=2)

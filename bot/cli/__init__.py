@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "performance",
     "nudges",
     "worker",
+    "jobs",
 )
 
 
