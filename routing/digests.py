@@ -13,13 +13,13 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routing import models
 
 if TYPE_CHECKING:
     from routing.charts import Chart
+from routing.db import add_if_new
 from routing.models import PerfEvaluation, Seller, SlaClock, Staff, Ticket
 from routing.performance.config import PerfConfig
 from routing.sla_clocks import ACTIVE
@@ -202,13 +202,7 @@ def do_record_digest(
         text=text,
         chart_path=chart_path,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return add_if_new(session, row)
 
 
 def already_sent(session: Session, *, account_manager_id: str, day: date) -> bool:

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routing.calendars import check_aware
+from routing.db import add_if_new
 from routing.models import JobRun
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
@@ -44,13 +44,8 @@ def claim(
     if not job_id or not period_key:
         raise ValueError("job_id and period_key must be non-empty")
     run = JobRun(job_id=job_id, period_key=period_key, status=RUNNING, started_at=now, owner=owner)
-    try:
-        with session.begin_nested():  # a savepoint: a lost race leaves the session usable
-            session.add(run)
-            session.flush()
+    if add_if_new(session, run):  # a lost race leaves the session usable
         return run
-    except IntegrityError:
-        pass
     taken = session.execute(
         update(JobRun)
         .where(

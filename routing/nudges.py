@@ -17,11 +17,11 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from knowledge.types import Passage
 from routing import models
+from routing.db import add_if_new
 from routing.models import PerfEvaluation, Seller
 from routing.performance.config import MetricRule, PerfConfig
 
@@ -145,13 +145,7 @@ def do_record_nudge(session: Session, *, nudge: Nudge, text: str, posted: bool) 
         language=nudge.language,
         posted=posted,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return add_if_new(session, row)
 
 
 # ---- one seller -------------------------------------------------------------------------------

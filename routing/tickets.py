@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, case, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routing import sla_clocks
 from routing.calendars import check_aware
+from routing.db import add_if_new
 from routing.models import RelevelExample, Seller, Ticket
 from routing.sla_policy import SlaPolicy
 from routing.ticket_base import (  # noqa: F401  (errors and helpers, re-exported)
@@ -104,11 +104,7 @@ def do_open_ticket(
             created_at=now,
             updated_at=now,
         )
-        try:
-            with session.begin_nested():
-                session.add(candidate)
-                session.flush()
-        except IntegrityError:
+        if not add_if_new(session, candidate):
             existing = ticket_for_thread(session, channel_id=channel_id, thread_ts=thread_ts)
             if existing is not None:
                 return existing

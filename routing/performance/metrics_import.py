@@ -27,18 +27,8 @@ from routing.db import make_engine
 from routing.models import MetricsDaily, Seller
 from routing.performance import metrics_bulk
 
-COUNTS = (
-    "orders",
-    "accepted_orders",
-    "seller_cancellations",
-    "shipments",
-    "late_shipments",
-    "shipments_with_tracking",
-    "customer_messages",
-    "incidents",
-    "ratings_count",
-)
-MEANS = ("acceptance_delay_hours", "response_hours", "rating_mean")
+COUNTS = metrics_bulk.COUNTS
+MEANS = tuple(metrics_bulk.MEANS)  # acceptance_delay_hours, response_hours, rating_mean
 COLUMNS = (
     "seller_id",
     "date",
