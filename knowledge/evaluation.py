@@ -21,6 +21,9 @@ class EvalRow:
     answerable: bool
     style: str
     split: str
+    # Verbatim spans of the expected guideline that answer the question: a quote holding
+    # any one of them answers it (empty for unanswerable questions).
+    facts: tuple[str, ...] = ()
 
 
 def load_eval(path: Path = EVAL_PATH, *, split: str | None = None) -> list[EvalRow]:
@@ -28,7 +31,8 @@ def load_eval(path: Path = EVAL_PATH, *, split: str | None = None) -> list[EvalR
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             raw = json.loads(line)
-            rows.append(EvalRow(**{k: raw[k] for k in EvalRow.__dataclass_fields__}))
+            fields = {k: raw[k] for k in EvalRow.__dataclass_fields__ if k != "facts"}
+            rows.append(EvalRow(**fields, facts=tuple(raw.get("facts", ()))))
     return [r for r in rows if split is None or r.split == split]
 
 
@@ -39,6 +43,17 @@ class Outcome:
     row: EvalRow
     ranking: Sequence[str]  # document sources, best first
     answered: bool
+    text: str | None = None  # what the seller would read, for systems that answer in words
+
+
+def holds_fact(text: str, facts: Sequence[str]) -> bool:
+    """Whether the text quotes one of the facts (case, spacing and no-break spaces aside)."""
+
+    def norm(s: str) -> str:
+        return " ".join(s.replace("\u00a0", " ").replace("\u202f", " ").split()).casefold()
+
+    body = norm(text)
+    return any(norm(f) in body for f in facts)
 
 
 def metrics(outcomes: Iterable[Outcome]) -> dict[str, float]:
@@ -54,6 +69,12 @@ def metrics(outcomes: Iterable[Outcome]) -> dict[str, float]:
 
     ranks = [rank(o) for o in answerable]
     n = max(len(answerable), 1)
+    quoted = [o for o in answerable if o.answered and o.text is not None and o.row.facts]
+    extra = (
+        {"quote_hit": sum(holds_fact(o.text or "", o.row.facts) for o in quoted) / len(quoted)}
+        if quoted
+        else {}
+    )
     return {
         "n": len(items),
         "recall@1": sum(1 for r in ranks if r == 1) / n,
@@ -61,4 +82,6 @@ def metrics(outcomes: Iterable[Outcome]) -> dict[str, float]:
         "mrr": sum(1 / r for r in ranks if r is not None) / n,
         "answer_rate": sum(o.answered for o in answerable) / n,
         "abstain_rate": sum(not o.answered for o in unanswerable) / max(len(unanswerable), 1),
+        # Of the answered questions the guidelines answer, the share whose quote holds the fact.
+        **extra,
     }
