@@ -90,7 +90,7 @@ _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 @dataclass
 class _Failure:
-    kind: str  # "status" | "error" | "hang"
+    kind: str  # "status" | "error" | "hang" | "slow"
     status: int = 500
     retry_after: float | None = None
     error: str = "internal_error"
@@ -217,6 +217,12 @@ class SlackStandin:
             n, _Failure("hang", seconds=seconds, status=503, error="service_unavailable"), methods
         )
 
+    def slow_next(
+        self, n: int = 1, *, seconds: float = 2.0, methods: Iterable[str] | None = None
+    ) -> None:
+        """The next n matching calls are answered normally, but only after `seconds`."""
+        self._script(n, _Failure("slow", seconds=seconds), methods)
+
     def _script(self, n: int, failure: _Failure, methods: Iterable[str] | None) -> None:
         failure.methods = frozenset(methods) if methods is not None else None
         with self._lock:
@@ -307,7 +313,9 @@ class SlackStandin:
         params.pop("token", None)
 
         failure = self._take_failure(method)
-        if failure is not None:
+        if failure is not None and failure.kind == "slow":
+            self._release.wait(failure.seconds)
+        elif failure is not None:
             self._fail(req, method, params, failure)
             return
         if method in _APP_TOKEN_METHODS:

@@ -3,6 +3,7 @@ the group is read from the Slack stand-in, tickets live in SQLite."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,23 @@ def test_an_error_before_any_success_grants_nobody(slack: SlackStandin) -> None:
     assert group.members() == frozenset()
     clock.now += 30.0
     assert group.members() == {MEMBER}
+
+
+def test_a_slow_slack_answer_does_not_hold_the_caller(slack: SlackStandin) -> None:
+    # /comptoir replies in its ack, which Slack drops after 3 s: a caller waits for a
+    # refresh at most max_wait, keeps the last known list, and the refresh lands later.
+    clock = FakeClock()
+    client = WebClient(token=slack.token, base_url=slack.url, timeout=5.0, retry_handlers=[])
+    group = UsergroupMembers(client, GROUP, ttl=60.0, max_wait=0.3, clock=clock)
+    slack.set_usergroup(GROUP, [MEMBER])
+    assert group.members() == {MEMBER}
+
+    slack.set_usergroup(GROUP, [MEMBER, OUTSIDER])
+    slack.slow_next(seconds=1.5, methods=[LIST])
+    clock.now += 61.0
+    started = time.monotonic()
+    assert group.members() == {MEMBER}  # not waiting the 1.5 s out
+    assert group.members() == {MEMBER}  # a second caller does not ask Slack again
+    assert time.monotonic() - started < 1.2
+    slack.wait_for(lambda: group.members() == {MEMBER, OUTSIDER}, timeout=5.0)
+    assert len(slack.requests(LIST)) == 2
