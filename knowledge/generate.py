@@ -1,8 +1,10 @@
-"""A generative answer grounded in the retrieved passages, or None so the caller answers extractively.
+"""A generative answer grounded in the retrieved passages, or the reason there is none.
 
 The model is optional and untrusted: its text is kept only when every citation points at a
-passage it was shown and at least one does; any failure (network, 429/5xx after the client's
-retries, timeout, "not in the guidelines") gives None, with the reason logged.
+passage it was shown and at least one does. A failure (network, 429/5xx after the client's
+retries, timeout, an ungrounded reply) gives no answer, with the reason logged; the caller
+then quotes the passages itself. "Not in the guidelines" is the model's judgement that the
+passages do not answer, and the caller hands the question off.
 """
 
 from __future__ import annotations
@@ -81,26 +83,6 @@ class Generation:
     raw: str = ""
 
 
-def generate_answer(
-    chat_model: BaseChatModel,
-    *,
-    question: str,
-    language: Language,
-    passages: Sequence[Passage],
-    confidence: float,
-    history: Sequence[Turn] = (),
-) -> Answer | None:
-    """A cited answer from `chat_model`, or None: then the caller answers extractively."""
-    return generate(
-        chat_model,
-        question=question,
-        language=language,
-        passages=passages,
-        confidence=confidence,
-        history=history,
-    ).answer
-
-
 def generate(
     chat_model: BaseChatModel,
     *,
@@ -110,7 +92,8 @@ def generate(
     confidence: float,
     history: Sequence[Turn] = (),
 ) -> Generation:
-    """generate_answer, also saying why an answer was dropped."""
+    """A cited answer from `chat_model` and why it was kept, or None with why it was dropped
+    (then the caller answers extractively, or hands off when the model found no answer)."""
     if not passages:
         return _dropped("no_passages", "")
     messages = build_messages(

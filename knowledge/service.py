@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -28,6 +28,9 @@ from knowledge.quoting import Candidate
 from knowledge.retrieve import Retrieval, RetrievalConfig, Retriever, to_passage
 from knowledge.textnorm import words
 from knowledge.types import Answer, Language, Passage, Turn
+
+if TYPE_CHECKING:
+    from knowledge.generate import Generation
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +133,13 @@ class KnowledgeBase:
         if not retrieval.chunks or conf < self.threshold:
             return abstention(language, conf)
         if self.chat_model is not None:
-            generated = self._generate(question, language, retrieval, history, conf)
-            if generated is not None:
-                return generated
+            generation = self._generate(question, language, retrieval, history, conf)
+            if generation is not None and generation.answer is not None:
+                return generation.answer
+            if generation is not None and generation.reason == "not_in_guidelines":
+                # The model read the passages and found no answer in them: a second, stronger
+                # judge than the calibrated score, so hand off rather than quote them anyway.
+                return abstention(language, conf)
         return extractive_answer(
             retrieval,
             language=language,
@@ -171,12 +178,14 @@ class KnowledgeBase:
         retrieval: Retrieval,
         history: Sequence[Turn],
         conf: float,
-    ) -> Answer | None:
-        from knowledge.generate import generate_answer
+    ) -> Generation | None:
+        """The model's answer and why it was kept or dropped; None when the call itself broke
+        (then the extractive answer stands)."""
+        from knowledge.generate import generate
 
         passages = [to_passage(sc) for sc in retrieval.chunks[:5]]
         try:
-            return generate_answer(  # type: ignore[no-any-return]
+            return generate(
                 self.chat_model,
                 question=question,
                 language=language,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from knowledge.generate import NOT_IN_GUIDELINES, generate, generate_answer
+from knowledge.generate import NOT_IN_GUIDELINES, generate
 from knowledge.providers import make_chat_model
 from knowledge.testing import OpenAIStandIn
 from knowledge.types import Citation, Passage, Turn
@@ -83,9 +83,7 @@ def test_cited_reply_becomes_a_generative_answer_with_the_cited_passages(api):
         "Vos photos doivent mesurer au moins 1000 × 1000 pixels [1], sur fond blanc [1]."
     )
 
-    answer = generate_answer(
-        model_for(api), question=QUESTION, language="fr", passages=PASSAGES, confidence=0.73
-    )
+    answer = ask(model_for(api)).answer
 
     assert answer is not None
     assert answer.answered and answer.mode == "generative" and answer.language == "fr"
@@ -262,3 +260,45 @@ def test_the_wrong_api_key_falls_back(api):
     )
     api.queue_reply("Au moins 1000 pixels [1].")
     assert ask(model).reason == "error"
+
+
+# --- through the KnowledgeBase: what the seller gets for each kind of reply ----------------------
+
+SIZE_QUESTION = "Quelle taille minimale pour les photos produits ?"
+
+
+def _kb_with_model(sample_kb, api):  # type: ignore[no-untyped-def]
+    from knowledge.service import KnowledgeBase
+
+    return KnowledgeBase(sample_kb.index, sample_kb.embeddings, chat_model=model_for(api))
+
+
+def test_the_model_finding_no_answer_in_the_passages_hands_the_question_off(sample_kb, api):  # type: ignore[no-untyped-def]
+    # The calibrated score lets the question through; the model reads the passages and says
+    # they do not answer it. Quoting them anyway would pass off a near miss as the answer.
+    api.queue_reply(NOT_IN_GUIDELINES)
+    answer = _kb_with_model(sample_kb, api).answer(SIZE_QUESTION)
+    assert len(api.chat_requests()) == 1
+    assert not answer.answered and answer.mode == "abstain" and answer.citations == []
+    assert answer.language == "fr" and answer.confidence >= sample_kb.threshold
+
+
+def test_a_failing_model_leaves_the_extractive_answer(sample_kb, api):  # type: ignore[no-untyped-def]
+    api.fail_next(status=500)
+    answer = _kb_with_model(sample_kb, api).answer(SIZE_QUESTION)
+    assert answer.answered and answer.mode == "extractive"
+    assert "1000 × 1000 pixels" in answer.text
+
+
+def test_an_ungrounded_reply_leaves_the_extractive_answer(sample_kb, api):  # type: ignore[no-untyped-def]
+    api.queue_reply("Les photos doivent faire 800 pixels [9].")  # passage 9 was never shown
+    answer = _kb_with_model(sample_kb, api).answer(SIZE_QUESTION)
+    assert answer.answered and answer.mode == "extractive"
+    assert "800 pixels" not in answer.text
+
+
+def test_a_grounded_reply_is_the_answer(sample_kb, api):  # type: ignore[no-untyped-def]
+    api.queue_reply("Au moins 1000 × 1000 pixels [1].")
+    answer = _kb_with_model(sample_kb, api).answer(SIZE_QUESTION)
+    assert answer.answered and answer.mode == "generative"
+    assert answer.text == "Au moins 1000 × 1000 pixels [1]." and len(answer.citations) == 1
