@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(
     help="Comptoir: the Slack help desk for marketplace sellers.",
@@ -46,6 +52,28 @@ def settings_of(ctx: typer.Context) -> Settings:
     settings = ctx.obj
     assert isinstance(settings, Settings)
     return settings
+
+
+@contextmanager
+def database(settings: Settings, *, write: bool = True) -> Iterator[Session]:
+    """The configured database, migrated first, as one session: a transaction committed on
+    success when `write`, else a read that commits nothing. The engine is closed either way."""
+    from routing import migrate
+    from routing.db import make_engine, make_sessionmaker, transaction
+
+    settings.ensure_data_dir()
+    migrate.upgrade(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        factory = make_sessionmaker(engine)
+        if write:
+            with transaction(factory) as session:
+                yield session
+        else:
+            with factory() as session:
+                yield session
+    finally:
+        engine.dispose()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

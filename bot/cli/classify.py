@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from bot.settings import Settings
+
 
 def _render(text: str, result: object) -> str:
     from routing.classify import Classification
@@ -98,7 +100,7 @@ def register(app: typer.Typer) -> None:
             raise fail(f"cannot read staff examples: {exc}") from exc
         settings = settings_of(ctx)
         settings.ensure_data_dir()
-        relevels = _relevel_examples(settings.db_url) if from_db else []
+        relevels = _relevel_examples(settings) if from_db else []
         model = train(examples, extra_examples=[*extras, *relevels], embed=embedder)
         path = out or settings.data_dir / "classifier.npz"
         model.save(path)
@@ -114,16 +116,10 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def _relevel_examples(db_url: str) -> list[tuple[str, str, int, str]]:
+def _relevel_examples(settings: Settings) -> list[tuple[str, str, int, str]]:
     """Every staff re-level kept as a labelled example (routing.tickets.do_relevel)."""
-    from routing import migrate
-    from routing.db import make_engine, make_sessionmaker, transaction
+    from bot.cli import database
     from routing.tickets import relevel_examples
 
-    migrate.upgrade(db_url)
-    engine = make_engine(db_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            return list(relevel_examples(session))
-    finally:
-        engine.dispose()
+    with database(settings, write=False) as session:
+        return list(relevel_examples(session))

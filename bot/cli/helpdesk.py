@@ -12,23 +12,15 @@ from typing import Any
 import typer
 from sqlalchemy.orm import Session
 
-from routing import migrate
-from routing.db import make_engine, make_sessionmaker, transaction, utcnow
+from routing.db import utcnow
 
 
 @contextmanager
 def _session(ctx: typer.Context) -> Iterator[Session]:
-    from bot.cli import settings_of
+    from bot.cli import database, settings_of
 
-    settings = settings_of(ctx)
-    settings.ensure_data_dir()
-    migrate.upgrade(settings.db_url)
-    engine = make_engine(settings.db_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
+    with database(settings_of(ctx)) as session:
+        yield session
 
 
 def _instant(text: str | None, option: str) -> datetime:

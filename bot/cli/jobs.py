@@ -6,8 +6,7 @@ import json
 
 import typer
 
-from routing import job_runs, migrate
-from routing.db import make_engine, make_sessionmaker
+from routing import job_runs
 
 
 def register(app: typer.Typer) -> None:
@@ -22,18 +21,12 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
     ) -> None:
         """The scheduled runs recorded in job_runs (a failed run shows its error's last line)."""
-        from bot.cli import fail, settings_of
+        from bot.cli import database, fail, settings_of
 
         if status is not None and status not in job_runs.STATUSES:
             raise fail(f"--status must be one of {', '.join(job_runs.STATUSES)}, not {status!r}")
-        settings = settings_of(ctx)
-        migrate.upgrade(settings.db_url)
-        engine = make_engine(settings.db_url)
-        try:
-            with make_sessionmaker(engine)() as session:
-                runs = job_runs.list_runs(session, job_id=job, status=status, limit=limit)
-        finally:
-            engine.dispose()
+        with database(settings_of(ctx), write=False) as session:
+            runs = job_runs.list_runs(session, job_id=job, status=status, limit=limit)
         for run in runs:
             row = {
                 "job": run.job_id,

@@ -12,8 +12,6 @@ import typer
 from sqlalchemy.orm import Session
 
 from bot.perf_blocks import digest_message, nudge_message
-from routing import migrate
-from routing.db import make_engine, make_sessionmaker
 from routing.nudges import Retriever, build_nudges
 from routing.performance.config import PerfConfig
 
@@ -63,24 +61,20 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """The nudges the weekly job would post (sellers already nudged that week excluded)."""
-        from bot.cli import fail, settings_of
+        from bot.cli import database, fail, settings_of
         from bot.cli.kb import open_knowledge_base
         from knowledge.service import EmptyIndexError
 
         settings = settings_of(ctx)
         config = _config(settings)
-        migrate.upgrade(settings.db_url)
-        engine = make_engine(settings.db_url)
         kb = open_knowledge_base(settings)
         try:
-            with make_sessionmaker(engine)() as session:
+            with database(settings, write=False) as session:
                 items = preview_nudges(
                     session, kb=kb, config=config, day=_day(day, config), seller_id=seller
                 )
         except EmptyIndexError as exc:  # a nudge quotes a guideline: none without the index
             raise fail(f"{exc} (run `comptoir kb ingest FOLDER`)") from exc
-        finally:
-            engine.dispose()
         if as_json:
             typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
             return
@@ -100,15 +94,13 @@ def register(app: typer.Typer) -> None:
         chart: Path | None = typer.Option(None, "--chart", help="write the chart PNG here"),
     ) -> None:
         """The digest this account manager would get (their own sellers only)."""
-        from bot.cli import settings_of
+        from bot.cli import database, settings_of
         from routing.digests import build_digest
 
         settings = settings_of(ctx)
         config = _config(settings)
-        migrate.upgrade(settings.db_url)
-        engine = make_engine(settings.db_url)
         now = datetime.now(UTC)
-        with make_sessionmaker(engine)() as session:
+        with database(settings, write=False) as session:
             digest = build_digest(
                 session,
                 account_manager_id=am,
@@ -117,7 +109,6 @@ def register(app: typer.Typer) -> None:
                 config=config,
                 language=settings.staff_language,
             )
-        engine.dispose()
         message = digest_message(
             digest, language=settings.staff_language, timezone=settings.helpdesk_timezone, now=now
         )

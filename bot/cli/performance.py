@@ -9,9 +9,6 @@ from typing import Any
 
 import typer
 
-from routing import migrate
-from routing.db import make_engine, make_sessionmaker, transaction
-
 
 def _config(settings: Any) -> Any:
     from bot.cli import fail
@@ -50,7 +47,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import daily metrics; a day imported again replaces it. Bad rows are reported by
         line (by result row with --sql) and the rest imported; exit 1 if any was rejected."""
-        from bot.cli import fail, settings_of
+        from bot.cli import database, fail, settings_of
         from routing.performance.metrics_import import (
             MetricsFileError,
             import_metrics_csv,
@@ -61,13 +58,9 @@ def register(app: typer.Typer) -> None:
             raise fail("give either FILE.csv or --sql URL --query FILE.sql")
         if sql is not None and query is None:
             raise fail("--sql needs --query FILE.sql")
-        settings = settings_of(ctx)
-        settings.ensure_data_dir()
-        migrate.upgrade(settings.db_url)
-        engine = make_engine(settings.db_url)
         now = datetime.now(UTC)
         try:
-            with transaction(make_sessionmaker(engine)) as session:
+            with database(settings_of(ctx)) as session:
                 if path is not None:
                     report = import_metrics_csv(session, path=path, now=now)
                 else:
@@ -79,8 +72,6 @@ def register(app: typer.Typer) -> None:
                     report = import_metrics_sql(session, url=sql, query=query_text, now=now)
         except MetricsFileError as exc:
             raise fail(str(exc)) from exc
-        finally:
-            engine.dispose()
         if as_json:
             typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
         else:
@@ -127,22 +118,16 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Evaluate every seller for one day (and keep a weekly evaluation on the weekly day)."""
-        from bot.cli import fail, settings_of
+        from bot.cli import database, fail, settings_of
         from routing.performance import evaluate
 
         settings = settings_of(ctx)
         config = _config(settings)
-        settings.ensure_data_dir()
-        migrate.upgrade(settings.db_url)
-        engine = make_engine(settings.db_url)
-        try:
-            with transaction(make_sessionmaker(engine)) as session:
-                day = _day(day_opt) or evaluate.latest_metrics_day(session)
-                if day is None:
-                    raise fail("no metrics imported yet: run `comptoir metrics import` first")
-                run = evaluate.evaluate_all(session, day=day, config=config)
-        finally:
-            engine.dispose()
+        with database(settings) as session:
+            day = _day(day_opt) or evaluate.latest_metrics_day(session)
+            if day is None:
+                raise fail("no metrics imported yet: run `comptoir metrics import` first")
+            run = evaluate.evaluate_all(session, day=day, config=config)
         if as_json:
             typer.echo(json.dumps(run.to_json(), ensure_ascii=False))
             return
@@ -164,26 +149,20 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """One seller: metric values, thresholds crossed, score, segment, trend, projection."""
-        from bot.cli import fail, settings_of
+        from bot.cli import database, fail, settings_of
         from routing.performance import evaluate
         from routing.performance.show import UnknownSellerError, show
 
         settings = settings_of(ctx)
         config = _config(settings)
-        settings.ensure_data_dir()
-        migrate.upgrade(settings.db_url)
-        engine = make_engine(settings.db_url)
-        try:
-            with transaction(make_sessionmaker(engine)) as session:
-                day = _day(day_opt)
-                if day is None and evaluate.latest(session, seller_id=seller_id) is None:
-                    day = evaluate.latest_metrics_day(session)
-                try:
-                    perf_ = show(session, seller_id=seller_id, day=day, config=config)
-                except UnknownSellerError as exc:
-                    raise fail(str(exc)) from exc
-        finally:
-            engine.dispose()
+        with database(settings) as session:
+            day = _day(day_opt)
+            if day is None and evaluate.latest(session, seller_id=seller_id) is None:
+                day = evaluate.latest_metrics_day(session)
+            try:
+                perf_ = show(session, seller_id=seller_id, day=day, config=config)
+            except UnknownSellerError as exc:
+                raise fail(str(exc)) from exc
         if perf_ is None:
             raise fail(f"no evaluation or metrics for seller {seller_id!r} yet")
         if as_json:

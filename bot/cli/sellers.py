@@ -7,8 +7,6 @@ from pathlib import Path
 
 import typer
 
-from routing import migrate
-from routing.db import make_engine, make_sessionmaker, transaction
 from routing.sellers import DirectoryFileError, do_import_directory, read_directory_csv
 
 
@@ -25,7 +23,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Create or update sellers; bad rows are reported by line and the rest imported."""
-        from bot.cli import fail, settings_of
+        from bot.cli import database, fail, settings_of
 
         settings = settings_of(ctx)
         settings.ensure_data_dir()
@@ -33,11 +31,8 @@ def register(app: typer.Typer) -> None:
             rows = read_directory_csv(path)
         except DirectoryFileError as exc:
             raise fail(str(exc)) from exc
-        migrate.upgrade(settings.db_url)
-        engine = make_engine(settings.db_url)
-        with transaction(make_sessionmaker(engine)) as session:
+        with database(settings) as session:
             report = do_import_directory(session, rows)
-        engine.dispose()
         if as_json:
             typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
         else:
