@@ -16,7 +16,6 @@ from collections.abc import Callable, Collection
 import numpy as np
 
 from knowledge.calibration import CALIBRATION, Calibration
-from knowledge.chunking import SECTION_SEP
 from knowledge.glossary import translations
 from knowledge.messages import say
 from knowledge.quoting import Candidate, select_quotes
@@ -148,7 +147,7 @@ def extractive_answer(
             str(sc.chunk.meta.get("language", "")),
             n,
             document=doc_key_of(sc.chunk),
-            introduction=SECTION_SEP not in str(sc.chunk.meta.get("section", "")),
+            introduction=sc.chunk.chunk_id in retrieval.introductions,
         )
         for n, sc in enumerate(top)
     ]

@@ -125,7 +125,8 @@ def unit_scores(
 
 
 def choose_units(units: Sequence[str], scores: np.ndarray, *, budget: int) -> list[int]:
-    """The best unit, then up to two more nearly as good, within `budget` characters."""
+    """The best unit, then up to two more nearly as good, within `budget` characters; a
+    kept lead-in ending with a colon brings its list items."""
     order = sorted(range(len(units)), key=lambda i: (-scores[i], i))
     best = order[0]
     keep = [best]
@@ -138,6 +139,17 @@ def choose_units(units: Sequence[str], scores: np.ndarray, *, budget: int) -> li
             continue
         keep.append(i)
         used += len(units[i])
+    # A lead-in that ends with a colon ("Il doit :") announces the list that follows: quoted
+    # without it, it says nothing. Its items come along while the budget lasts.
+    for i in sorted(keep):
+        if not units[i].rstrip().endswith(":"):
+            continue
+        j = i + 1
+        while j < len(units) and _LIST_ITEM.match(units[j]) and used + len(units[j]) <= budget:
+            if j not in keep:
+                keep.append(j)
+                used += len(units[j])
+            j += 1
     return sorted(keep)
 
 
@@ -165,8 +177,9 @@ def select_quotes(
     max_chars: int = ANSWER_CHARS,
 ) -> list[Selection]:
     """Retrieval's best passage leads (dense + BM25 know the topic better than word overlap),
-    unless it is its guideline's introduction; a second passage is added when its quotable
-    units cover the question nearly as well."""
+    unless it is its guideline's introduction (then that guideline's best-answering section
+    leads); a second passage, never an introduction, is added when its quotable units cover
+    the question nearly as well."""
     wants_number = bool(_QUANTITY.search(fold(query)))
     scored: list[tuple[float, Candidate, list[str], np.ndarray]] = []
     for cand in candidates:
@@ -192,7 +205,9 @@ def select_quotes(
     if first[1].introduction:
         # An introduction names the topic; the rule sits in a section ("Annulation
         # automatique à 48 heures"). The same guideline's best-answering passage leads.
-        first = max((i for i in scored if i[1].document == first[1].document), key=lambda i: i[0])
+        same = [i for i in scored if i[1].document == first[1].document]
+        ruling = [i for i in same if not i[1].introduction]
+        first = max(ruling or same, key=lambda i: i[0])
     scored.sort(key=lambda item: -item[0])
     scored.remove(first)
     scored.insert(0, first)
@@ -201,6 +216,8 @@ def select_quotes(
     for item in scored[1:]:
         if len(picks) >= MAX_PASSAGES:
             break
+        if item[1].introduction:  # names a topic the lead already answers on
+            continue
         if lead > 0 and item[0] >= SECOND_PASSAGE * lead:
             picks.append(item)
     selections: list[Selection] = []

@@ -17,6 +17,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from rank_bm25 import BM25Okapi
 
+from knowledge.chunking import SECTION_SEP
 from knowledge.index import ChromaIndex, StoredChunk
 from knowledge.textnorm import terms
 from knowledge.types import Passage
@@ -53,6 +54,7 @@ class Retrieval:
     idf: dict[str, float] = field(default_factory=dict)  # the corpus's BM25 idf, per term
     query_vector: np.ndarray | None = None  # the question's embedding (None without dense)
     centroids: dict[str, np.ndarray] = field(default_factory=dict)  # per language, see Corpus
+    introductions: frozenset[str] = frozenset()  # chunk ids, see Corpus.introductions
 
     def top_of(self, doc_key: str) -> list[ScoredChunk]:
         return [c for c in self.chunks if doc_key_of(c.chunk) == doc_key]
@@ -60,6 +62,23 @@ class Retrieval:
 
 def doc_key_of(chunk: StoredChunk) -> str:
     return f"{chunk.meta.get('root', '')}|{chunk.meta.get('source', '')}"
+
+
+def introductions(chunks: list[StoredChunk]) -> frozenset[str]:
+    """Chunks that introduce rather than rule: the text of a heading that has subheadings
+    ("Ouvrir sa boutique" above "Règles de nommage"), or of a guideline with no heading path.
+    They name the topic, so they match many questions, and state few rules."""
+    parents: set[tuple[str, str]] = set()
+    for c in chunks:
+        path = str(c.meta.get("section", "")).split(SECTION_SEP)
+        for depth in range(1, len(path)):
+            parents.add((doc_key_of(c), SECTION_SEP.join(path[:depth])))
+    return frozenset(
+        c.chunk_id
+        for c in chunks
+        if SECTION_SEP not in str(c.meta.get("section", ""))
+        or (doc_key_of(c), str(c.meta.get("section", ""))) in parents
+    )
 
 
 class Corpus:
@@ -99,6 +118,7 @@ class Corpus:
             self.language_counts[lang] = len(vectors)
         # The vectors are only needed for the centroids; keep the memory for the texts.
         self.chunks = [StoredChunk(c.chunk_id, c.text, c.meta) for c in chunks]
+        self.introductions = introductions(self.chunks)
 
     def bm25_scores(self, query_terms: list[str]) -> np.ndarray:
         scores = np.zeros(len(self.chunks))
@@ -197,7 +217,14 @@ class Retriever:
             documents.setdefault(doc_key_of(sc.chunk), sc.fused)
         idf = corpus.bm25.idf if corpus.bm25 is not None else {}
         return Retrieval(
-            query, scored, list(documents.items()), qterms, idf, qvec, corpus.centroids
+            query,
+            scored,
+            list(documents.items()),
+            qterms,
+            idf,
+            qvec,
+            corpus.centroids,
+            corpus.introductions,
         )
 
     def passages(self, retrieval: Retrieval, k: int) -> list[Passage]:
