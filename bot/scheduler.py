@@ -1,4 +1,4 @@
-"""The schedule: one declarative table of jobs, run by APScheduler inside `comptoir serve`.
+"""The schedule: one declarative table of jobs, run by APScheduler inside `comptoir worker`.
 
 Two kinds of job. An interval job (the SLA sweep) is safe to run anywhere, any number of
 times: it claims each alert in the database itself. A periodic job (the daily evaluation, the
@@ -11,6 +11,8 @@ or deferred period is retried; see routing.job_runs for the policy). A period la
 job's misfire_grace_time is recorded as missed instead of run.
 
 Only the leader runs the scheduler (`LeadingScheduler`, routing.leader): one process acts.
+It runs in the worker, beside the answering, at the worker's lower CPU priority: the daily
+evaluation or a digest's chart never competes with `comptoir serve`'s acks.
 """
 
 from __future__ import annotations
@@ -424,3 +426,26 @@ class LeadingScheduler:
         if self.scheduler.running:
             self.scheduler.pause()
         self.announce(f"scheduler follower: {self.owner} lost the lead")
+
+
+def lead_schedule(
+    deps: Deps,
+    *,
+    db_url: str,
+    schedule: tuple[Job, ...],
+    retry_seconds: float,
+    announce: Callable[[str], Any],
+) -> LeadingScheduler:
+    """Campaign for the lead of the whole schedule on `db_url`, started: the one holding the
+    lock (routing.leader) runs it; the others campaign every `retry_seconds` and take over
+    when it dies. A new leader first runs the periods missed while nobody led (once each,
+    job_runs). `announce` says each change."""
+    from routing.leader import make_leader
+
+    return LeadingScheduler(
+        build_scheduler(deps, schedule),
+        make_leader(db_url),
+        catch_up=lambda: catch_up(deps, schedule, now=deps.clock()),
+        retry_seconds=retry_seconds,
+        announce=announce,
+    ).start()

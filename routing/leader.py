@@ -1,4 +1,4 @@
-"""Leadership: which of several `comptoir serve` processes runs the schedule.
+"""Leadership: which of several `comptoir worker` processes runs the schedule.
 
 PostgreSQL: the leader holds a session-level `pg_try_advisory_lock(key)` on a connection of
 its own, open for the process's lifetime. A killed process's connection closes, its session

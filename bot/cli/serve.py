@@ -30,50 +30,38 @@ def register(app: typer.Typer) -> None:
         leader_retry: float = typer.Option(
             5.0,
             min=0.05,
-            help="Seconds between a follower's tries to become the scheduler leader (and the"
-            " leader's checks that it still is): the bound on a takeover after a crash.",
+            help="Passed to the worker this starts: seconds between a follower's tries to become"
+            " the scheduler leader (the bound on a takeover after a crash).",
         ),
         no_worker: bool = typer.Option(
             False,
             "--no-worker",
-            help="Do not start `comptoir worker` as a child: run it elsewhere (one or more).",
+            help="Do not start `comptoir worker` as a child: run it elsewhere (one or more);"
+            " the workers also run the schedule.",
         ),
     ) -> None:
         """Migrate the database, open the knowledge base, and answer sellers in Slack."""
         from bot.cli import settings_of
         from bot.inbox import spawn_worker_process, stop_worker_process
-        from bot.scheduler import LeadingScheduler, build_scheduler, catch_up, schedule_for
         from bot.server import HttpServer, make_wsgi
         from bot.wiring import build_runtime
-        from routing.leader import make_leader
         from routing.performance.config import load_perf_config
 
         settings = settings_of(ctx)
-        # the operator's performance file sets the periodic jobs' times; a bad file stops here
-        schedule = schedule_for(load_perf_config(settings.perf_config_path))
+        # the operator's performance file sets the worker's job times; a bad file stops here
+        load_perf_config(settings.perf_config_path)
         # Refuses placeholder secrets first. This process only verifies, stores and acks
-        # seller messages; answering them and delivering the outbox is the worker's
-        # (bot.inbox), a child process at a lower CPU priority, so a burst of questions
-        # never delays an ack.
+        # seller messages; answering them, delivering the outbox and running the schedule
+        # are the worker's (bot.inbox, bot.scheduler), a child process at a lower CPU
+        # priority, so neither a burst of questions nor the daily evaluation delays an ack.
         runtime = build_runtime(settings, socket=socket, inbox_thread=False)
         worker = None
         if not no_worker:
             worker = spawn_worker_process(
-                extra=["--no-migrate"],
+                extra=["--no-migrate", "--leader-retry", str(leader_retry)],
                 env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},  # no spinning embedder threads
                 preexec_fn=_background_priority,
             )
-        # The schedule runs in one process only: the one holding the leader lock
-        # (routing.leader); the others campaign every `leader_retry` seconds and take over
-        # when it dies. A new leader first runs the periods missed while nobody led (once
-        # each, job_runs). Each change is said on stderr, like the listening line.
-        leading = LeadingScheduler(
-            build_scheduler(runtime.deps, schedule),  # runtime.scheduler has the default times
-            make_leader(settings.db_url),
-            catch_up=lambda: catch_up(runtime.deps, schedule, now=runtime.deps.clock()),
-            retry_seconds=leader_retry,
-            announce=lambda line: typer.echo(f"comptoir: {line}", err=True),
-        ).start()
         try:
             if socket:
                 _serve_socket_mode(runtime.app, settings.slack_app_token)
@@ -88,7 +76,6 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             pass
         finally:
-            leading.stop()  # releases the lock at once, so a follower need not wait for a timeout
             if worker is not None:
                 stop_worker_process(worker)
             runtime.close()
