@@ -52,7 +52,7 @@ EXTRA_WEIGHT = 3.0
 RULE_CONFIDENCE = 0.95
 
 _MODEL_REASONS = {
-    1: "Level 1: general question the guidelines answer",
+    1: "Level 1: general how-to or policy question",
     2: "Level 2: problem specific to this seller",
     3: "Level 3: critical problem",
 }
