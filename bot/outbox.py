@@ -243,7 +243,7 @@ class Outbox:
 
 
 class OutboxWorker:
-    """A background thread in the serve process that keeps delivering the outbox."""
+    """A background thread (in `comptoir worker`, or the demo) that keeps delivering the outbox."""
 
     def __init__(self, outbox: Outbox, *, idle_poll: float = 2.0) -> None:
         # idle_poll also picks up rows written by another process, which cannot wake us
