@@ -177,8 +177,9 @@ def test_ingest_stores_every_chunks_units_in_reading_order(sample_kb) -> None:  
 
 
 def test_quotes_hold_the_answer_as_often_as_measured_on_dev(sample_kb) -> None:  # type: ignore[no-untyped-def]
-    # bench.quality's quote_hit on the dev split was 0.74 when the weights were chosen; a
-    # change to quoting that loses answers shows here, not only in a bench nobody reran.
+    # bench.quality's quote_hit on the dev split: 0.74 on the 103 questions the weights were
+    # chosen on, 0.79 on all 151; a change to quoting that loses answers shows here, not
+    # only in a bench nobody reran.
     from knowledge.evaluation import holds_fact, load_eval
 
     hits = []
@@ -187,5 +188,5 @@ def test_quotes_hold_the_answer_as_often_as_measured_on_dev(sample_kb) -> None: 
             answer = sample_kb.answer(row.question)
             if answer.answered:
                 hits.append(holds_fact(answer.text, row.facts))
-    assert len(hits) >= 55
-    assert sum(hits) / len(hits) >= 0.72, f"{sum(hits)}/{len(hits)}"
+    assert len(hits) >= 80
+    assert sum(hits) / len(hits) >= 0.76, f"{sum(hits)}/{len(hits)}"
