@@ -333,3 +333,48 @@ def test_leading_scheduler_catches_up_runs_and_pauses_with_the_lead(postgres_url
         a.stop()
         b.stop()
     assert not a_sched.running and not b_sched.running
+
+
+class Worker(Serve):
+    """A `comptoir worker` process (same stderr collection as Serve)."""
+
+    def __init__(self, name: str, env: dict[str, str], *extra: str) -> None:
+        self.name = name
+        self.proc = subprocess.Popen(
+            [str(COMPTOIR), "worker", "--leader-retry", "0.2", *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+
+@pytest.mark.slow
+def test_a_worker_started_with_no_schedule_never_leads(tmp_path: Path) -> None:
+    # The lock is a file beside the SQLite database: free while only --no-schedule runs, so
+    # a worker started next takes it at once.
+    with SlackStandin() as slack:
+        env = {
+            **os.environ,
+            "COMPTOIR_DATA_DIR": str(tmp_path),
+            "COMPTOIR_SLACK_BOT_TOKEN": slack.token,
+            "COMPTOIR_SLACK_SIGNING_SECRET": "s3cr3t-for-tests",
+            "COMPTOIR_SLACK_API_URL": slack.url,
+        }
+        quiet = Worker("quiet", env, "--no-schedule")
+        leader = None
+        try:
+            wait_until(lambda: quiet.said("worker running"), timeout=60, what="the worker")
+            leader = Worker("leader", env)
+            wait_until(lambda: leader.said("scheduler leader"), timeout=60, what="a leader")
+            assert not quiet.said("scheduler")
+            (line,) = [ln for ln in leader.drain() if "scheduler leader" in ln]
+            assert line.endswith(f":{leader.proc.pid}")
+        finally:
+            quiet.stop()
+            if leader is not None:
+                leader.stop()
