@@ -82,11 +82,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 for _name in _COMMAND_MODULES:
-    try:
-        importlib.import_module(f"bot.cli.{_name}").register(app)
-    except ModuleNotFoundError as exc:  # a command still being built is simply absent
-        if exc.name != f"bot.cli.{_name}":
-            raise
+    importlib.import_module(f"bot.cli.{_name}").register(app)
 
 
 def main() -> None:
