@@ -29,8 +29,13 @@ class Chunk:
     ordinal: int
 
     def embedding_text(self) -> str:
-        """What the models see: the heading path gives a short passage its topic."""
-        return f"{self.section}\n{self.text}"
+        return embedding_text(self.section, self.text)
+
+
+def embedding_text(section: str, text: str) -> str:
+    """What the models see of a passage or one of its sentences: the heading path gives a
+    short text its topic."""
+    return f"{section}\n{text}"
 
 
 def chunk_document(doc: Document, *, max_chars: int = MAX_CHARS) -> list[Chunk]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from knowledge.chunking import CHUNKER_VERSION, Chunk, chunk_document
+from knowledge.chunking import CHUNKER_VERSION, Chunk, chunk_document, embedding_text
 from knowledge.index import ChromaIndex
 from knowledge.loaders import Document, LoadError, load_document
 from knowledge.quoting import quote_units
@@ -134,14 +134,15 @@ def _write_document(
     old_ids: set[str] = set(previous["ids"]) if previous else set()
     keep = set() if stale_all else old_ids & {c.chunk_id for c in chunks}
     fresh = [c for c in chunks if c.chunk_id not in keep]
-    metas = {c.chunk_id: _chunk_meta(root, doc, c) for c in chunks}
+    units = {c.chunk_id: quote_units(c.text) for c in chunks}
+    metas = {c.chunk_id: _chunk_meta(root, doc, c, len(units[c.chunk_id])) for c in chunks}
     if fresh:
         vectors = embeddings.embed_documents([c.embedding_text() for c in fresh])
         index.upsert(
             [c.chunk_id for c in fresh], vectors, [c.text for c in fresh],
             [metas[c.chunk_id] for c in fresh],
         )  # fmt: skip
-        _write_units(index, embeddings, fresh)
+        _write_units(index, embeddings, fresh, units)
     if keep:  # same text, but the title, link or order may have changed
         index.collection.update(ids=sorted(keep), metadatas=[metas[i] for i in sorted(keep)])
     index.delete(sorted(old_ids - {c.chunk_id for c in chunks}))
@@ -150,19 +151,17 @@ def _write_document(
     report.embedded += len(fresh)
 
 
-def _write_units(index: ChromaIndex, embeddings: Embeddings, chunks: list[Chunk]) -> None:
+def _write_units(
+    index: ChromaIndex, embeddings: Embeddings, chunks: list[Chunk], units: dict[str, list[str]]
+) -> None:
     """Embed each chunk's quotable units, under its heading path as the chunk itself is."""
-    units = {c.chunk_id: quote_units(c.text) for c in chunks}
-    texts = [unit_text(c.section, u) for c in chunks for u in units[c.chunk_id]]
+    mine = {c.chunk_id: units[c.chunk_id] for c in chunks}
+    texts = [embedding_text(c.section, u) for c in chunks for u in mine[c.chunk_id]]
     if texts:
-        index.upsert_units(units, embeddings.embed_documents(texts))
+        index.upsert_units(mine, embeddings.embed_documents(texts))
 
 
-def unit_text(section: str, unit: str) -> str:
-    return f"{section}\n{unit}"
-
-
-def _chunk_meta(root: str, doc: Document, chunk: Chunk) -> dict[str, Any]:
+def _chunk_meta(root: str, doc: Document, chunk: Chunk, units: int) -> dict[str, Any]:
     return {
         "root": root,
         "source": doc.source,
@@ -173,7 +172,7 @@ def _chunk_meta(root: str, doc: Document, chunk: Chunk) -> dict[str, Any]:
         "effective_date": doc.effective_date or "",
         "doc_hash": doc.content_hash,
         "ordinal": chunk.ordinal,
-        "units": len(quote_units(chunk.text)),
+        "units": units,
     }
 
 

@@ -166,12 +166,18 @@ def test_a_leader_whose_start_fails_gives_the_lock_up(tmp_path: Path) -> None:
 
 
 class Serve:
-    """A `comptoir serve --port 0` process; its stderr lines are collected as they come."""
+    """A `comptoir serve --port 0` process (or the command `args` give); its stderr lines are
+    collected as they come."""
 
-    def __init__(self, name: str, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        args: tuple[str, ...] = ("serve", "--port", "0", "--leader-retry", "0.2"),
+    ) -> None:
         self.name = name
         self.proc = subprocess.Popen(
-            [str(COMPTOIR), "serve", "--port", "0", "--leader-retry", "0.2"],
+            [str(COMPTOIR), *args],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -335,22 +341,9 @@ def test_leading_scheduler_catches_up_runs_and_pauses_with_the_lead(postgres_url
     assert not a_sched.running and not b_sched.running
 
 
-class Worker(Serve):
-    """A `comptoir worker` process (same stderr collection as Serve)."""
-
-    def __init__(self, name: str, env: dict[str, str], *extra: str) -> None:
-        self.name = name
-        self.proc = subprocess.Popen(
-            [str(COMPTOIR), "worker", "--leader-retry", "0.2", *extra],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines = queue.Queue()
-        self.seen = []
-        threading.Thread(target=self._read, daemon=True).start()
+def worker(name: str, env: dict[str, str], *extra: str) -> Serve:
+    """A `comptoir worker` process, its stderr collected as Serve's."""
+    return Serve(name, env, ("worker", "--leader-retry", "0.2", *extra))
 
 
 @pytest.mark.slow
@@ -365,11 +358,11 @@ def test_a_worker_started_with_no_schedule_never_leads(tmp_path: Path) -> None:
             "COMPTOIR_SLACK_SIGNING_SECRET": "s3cr3t-for-tests",
             "COMPTOIR_SLACK_API_URL": slack.url,
         }
-        quiet = Worker("quiet", env, "--no-schedule")
+        quiet = worker("quiet", env, "--no-schedule")
         leader = None
         try:
             wait_until(lambda: quiet.said("worker running"), timeout=60, what="the worker")
-            leader = Worker("leader", env)
+            leader = worker("leader", env)
             wait_until(lambda: leader.said("scheduler leader"), timeout=60, what="a leader")
             assert not quiet.said("scheduler")
             (line,) = [ln for ln in leader.drain() if "scheduler leader" in ln]
