@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.cli.worker import STOP_GRACE_SECONDS
 from bot.slack_standin import SlackStandin
 from routing import migrate
 from routing.leader import (
@@ -290,8 +291,12 @@ def test_one_of_two_serve_processes_leads_and_the_other_takes_over_when_it_is_ki
 
     leader.proc.send_signal(signal.SIGKILL)  # no clean shutdown of serve
     leader.proc.wait(timeout=10)
+    # Serve's death SIGTERMs its worker, which steps down at once (0.2-0.5 s here); a worker
+    # stuck in its stop is bounded by STOP_GRACE_SECONDS, after which its exit frees the lock.
     took = wait_until(
-        lambda: follower.said("scheduler leader"), timeout=25, what="the follower taking over"
+        lambda: follower.said("scheduler leader"),
+        timeout=STOP_GRACE_SECONDS + 20,
+        what="the follower taking over",
     )
     (line,) = [ln for ln in follower.drain() if "scheduler leader" in ln]
     assert follower.owns(line)
