@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bot import slack_payloads
+from bot.cli.worker import STOP_GRACE_SECONDS
 from bot.slack_standin import SlackStandin
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker, transaction
@@ -43,7 +44,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, SlackStandin]]:
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, SlackStandin, list[str]]]:
     if not Path("/proc").exists():
         pytest.skip("needs /proc (Linux) to see the process tree")
     url = f"sqlite:///{tmp_path / 'comptoir.db'}"
@@ -82,9 +83,10 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, SlackSt
                 break
             assert time.monotonic() < deadline, "serve did not start"
         assert base, "serve exited before listening"
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        said: list[str] = []  # what serve and its worker (same stderr) print from here on
+        threading.Thread(target=said.extend, args=(proc.stderr,), daemon=True).start()
         try:
-            yield proc, base, slack
+            yield proc, base, slack, said
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -92,9 +94,9 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, SlackSt
 
 
 def test_serve_acks_and_its_worker_child_answers_then_dies_with_it(
-    served: tuple[subprocess.Popen[str], str, SlackStandin],
+    served: tuple[subprocess.Popen[str], str, SlackStandin, list[str]],
 ) -> None:
-    proc, base, slack = served
+    proc, base, slack, said = served
     workers = slack.wait_for(lambda: _children(proc.pid), timeout=30)
     assert len(workers) == 1
     assert b"worker" in Path(f"/proc/{workers[0]}/cmdline").read_bytes().split(b"\0")
@@ -109,7 +111,16 @@ def test_serve_acks_and_its_worker_child_answers_then_dies_with_it(
 
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    deadline = time.monotonic() + 45  # the worker's stop is bounded at 20 s (bot/cli/worker.py)
+    # The kernel hands the worker SIGTERM when serve dies (PR_SET_PDEATHSIG), and it says so.
+    # Nothing but that signal stops it here. The worker runs at nice 10: on a loaded machine
+    # it gets a few percent of a core, so the bounds are generous; a worker that never got
+    # the signal would not say this at all.
+    deadline = time.monotonic() + 120
+    while not any("comptoir: worker stopping" in line for line in said):
+        assert time.monotonic() < deadline, f"the worker got no signal; it said: {said[-5:]}"
+        time.sleep(0.1)
+    # its stop is bounded at STOP_GRACE_SECONDS (bot/cli/worker.py), then os._exit
+    deadline = time.monotonic() + STOP_GRACE_SECONDS + 60
     while _alive(workers[0]):
-        assert time.monotonic() < deadline, "the worker outlived serve"
+        assert time.monotonic() < deadline, f"the worker outlived serve; it said: {said[-5:]}"
         time.sleep(0.1)
