@@ -2,9 +2,9 @@
 
 A row is claimed by setting status "sending" with a lease (its `next_attempt_at`); a process
 that dies mid-call leaves the lease to run out and another process takes the row again.
-Claims are compare-and-set on (id, attempts), so two workers never both own a row, on SQLite
-(one writer at a time) as on PostgreSQL (FOR UPDATE SKIP LOCKED keeps workers off each other's
-rows without waiting).
+A claim is one statement, so two workers never both own a row, on SQLite (one writer at a
+time) as on PostgreSQL (FOR UPDATE SKIP LOCKED keeps workers off each other's rows without
+waiting); a delivery's outcome is written only if its attempt still holds the row.
 """
 
 from __future__ import annotations
@@ -66,32 +66,25 @@ def claim_due(
     """Take the rows due now, at most one per ordering key: the oldest open one of its key.
 
     A later row of a thread waits while an earlier one is open (even one waiting for its retry),
-    so a thread's messages reach Slack in the order they were written.
+    so a thread's messages reach Slack in the order they were written. One UPDATE ... RETURNING:
+    on SQLite the write lock is held for one statement; on PostgreSQL the subquery's
+    FOR UPDATE SKIP LOCKED leaves rows another worker is claiming to that worker.
     """
-    candidates = session.scalars(
-        select(OutboxMessage)
+    due = (
+        select(OutboxMessage.id)
         .where(_head_of_its_key(), OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=OutboxMessage)
+    )
+    claimed = session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due.scalar_subquery()))
+        .values(status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=now + lease)
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False, populate_existing=True)
     ).all()
-    claimed = []
-    for row in candidates:
-        taken = session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == row.id,
-                OutboxMessage.attempts == row.attempts,
-                OutboxMessage.status.in_(_OPEN),
-            )
-            .values(status=SENDING, attempts=row.attempts + 1, next_attempt_at=now + lease)
-            .returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if taken is not None:
-            session.refresh(row)
-            claimed.append(row)
-    return claimed
+    return sorted(claimed, key=lambda row: row.id)
 
 
 def _settle(session: Session, *, row_id: int, attempt: int, **values: Any) -> bool:
