@@ -27,7 +27,7 @@ from knowledge.lang import detect_language
 from knowledge.quoting import Candidate
 from knowledge.retrieve import Retrieval, RetrievalConfig, Retriever, to_passage
 from knowledge.textnorm import words
-from knowledge.types import Answer, Language, Passage, Turn
+from knowledge.types import Answer, EmptyIndexError, Language, Passage, Turn
 
 if TYPE_CHECKING:
     from knowledge.generate import Generation
@@ -36,10 +36,6 @@ logger = logging.getLogger(__name__)
 
 # A follow-up this short ("and for textiles?") leans on the previous question.
 FOLLOW_UP_WORDS = 8
-
-
-class EmptyIndexError(RuntimeError):
-    """Nothing has been ingested into this collection yet."""
 
 
 def embedding_id(embeddings: Embeddings) -> str:

@@ -75,5 +75,9 @@ class Turn:
     answer: str | None = None
 
 
+class EmptyIndexError(RuntimeError):
+    """Nothing has been ingested into this collection yet."""
+
+
 class Answerer(Protocol):
     def answer(self, question: str, *, history: Sequence[Turn] = ()) -> Answer: ...

@@ -76,14 +76,15 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, SlackSt
         )
         assert proc.stderr is not None
         base = None
+        said: list[str] = []  # what serve and its worker (same stderr) print
         deadline = time.monotonic() + 120
         for line in proc.stderr:
+            said.append(line)
             if m := re.search(r"listening on (http://[^/\s]+)", line):
                 base = m.group(1)
                 break
             assert time.monotonic() < deadline, "serve did not start"
         assert base, "serve exited before listening"
-        said: list[str] = []  # what serve and its worker (same stderr) print from here on
         threading.Thread(target=said.extend, args=(proc.stderr,), daemon=True).start()
         try:
             yield proc, base, slack, said
@@ -108,6 +109,8 @@ def test_serve_acks_and_its_worker_child_answers_then_dies_with_it(
         lambda: slack.posts(channel=CHANNEL, thread_ts=payload["event"]["ts"]), timeout=90
     )[0]
     assert "niveau 3" in card.get("text", "")  # a Level 3 ticket, in the seller's language
+    # nothing was ingested here: the worker said so when it started, in one line
+    assert any("the guideline index is empty" in line for line in said)
 
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)

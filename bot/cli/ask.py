@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         """Answer from the guidelines, with sources, or say it cannot."""
         from bot.cli import fail, settings_of
         from bot.cli.kb import open_knowledge_base
-        from knowledge.service import EmptyIndexError
+        from knowledge.types import EmptyIndexError
 
         knowledge_base = open_knowledge_base(settings_of(ctx), with_chat_model=True)
         questions = (line.strip() for line in sys.stdin) if question == "-" else iter([question])

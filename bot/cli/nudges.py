@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         """The nudges the weekly job would post (sellers already nudged that week excluded)."""
         from bot.cli import database, fail, settings_of
         from bot.cli.kb import open_knowledge_base
-        from knowledge.service import EmptyIndexError
+        from knowledge.types import EmptyIndexError
 
         settings = settings_of(ctx)
         config = _config(settings)

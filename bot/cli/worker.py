@@ -60,6 +60,12 @@ def register(app: typer.Typer) -> None:
             inbox_idle_poll=idle_poll,
             worker_idle_poll=outbox_poll,
         )
+        if _index_is_empty(runtime.deps.answerer):
+            typer.echo(
+                "comptoir: warning: the guideline index is empty; every seller question gets"
+                " an apology and goes to a human until `comptoir kb ingest PATH` runs",
+                err=True,
+            )
         stop = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -94,6 +100,12 @@ def register(app: typer.Typer) -> None:
 
 
 STOP_GRACE_SECONDS = 20.0
+
+
+def _index_is_empty(answerer: object) -> bool:
+    from knowledge.service import KnowledgeBase
+
+    return isinstance(answerer, KnowledgeBase) and answerer.index.count() == 0
 
 
 def _exit_now(code: int) -> None:

@@ -18,7 +18,7 @@ from bot import blocks
 from bot.listeners.deps import Deps
 from bot.listeners.parsing import Ignored
 from bot.listeners.ticketing import thread_key
-from knowledge.types import Answer, Turn
+from knowledge.types import Answer, EmptyIndexError, Turn
 from routing import conversations
 from routing.conversations import IncomingMessage, Intake
 from routing.db import transaction
@@ -111,6 +111,10 @@ def answer_question(
     ui_language = intake.seller.language
     try:
         answer = run_answerer(deps, message, intake)
+    except EmptyIndexError as exc:  # the operator's to fix (the worker warned at start)
+        logger.error("answering question %s failed: %s", question.id, exc)
+        _notify_failure(deps, message, question, ui_language, key, exc, on_no_answer)
+        return None
     except Exception as exc:
         logger.exception("answering question %s failed", question.id)
         _notify_failure(deps, message, question, ui_language, key, exc, on_no_answer)

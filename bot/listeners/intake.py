@@ -17,6 +17,7 @@ from bot import blocks, ticket_blocks
 from bot.listeners import answering
 from bot.listeners.deps import Deps
 from bot.listeners.ticketing import notify_card_changed, notify_ticket_opened
+from knowledge.types import EmptyIndexError
 from routing import conversations, staff, tickets
 from routing.classify import Classification
 from routing.conversations import IncomingMessage, Intake
@@ -195,6 +196,9 @@ def do_open_problem(
     reply: blocks.Message | None = None
     try:
         answer = answering.run_answerer(deps, message, intake)
+    except EmptyIndexError as exc:
+        logger.error("no guideline passage for question %s: %s", intake.question.id, exc)
+        answer = None
     except Exception:
         logger.exception("the guideline passage for question %s failed", intake.question.id)
         answer = None
