@@ -37,7 +37,7 @@ def test_french_question_then_follow_up_in_the_thread(
     )
     bot.send(follow)
     bot.wait_event(follow["event_id"], "answered", "abstained", timeout=30)
-    bot.slack.wait_for(lambda: len(bot.slack.posts(thread_ts=root)) == 2, timeout=10)
+    bot.slack.wait_for(lambda: len(bot.slack.posts(thread_ts=root)) == 2, timeout=30)
     first_q, second_q = bot.questions()
     assert first_q.answered and first_q.language == "fr" and first_q.citations
     assert first_q.citations[0]["source"].endswith(".md")
