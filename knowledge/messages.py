@@ -9,6 +9,18 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "fr": "D'après nos consignes :",
         "en": "According to our guidelines:",
     },
+    # Said instead of "lead" when the confidence is under the calibration's `sure`: the
+    # passage is on the topic, but the guidelines may not answer this very question.
+    "lead_tentative": {
+        "fr": (
+            "Voici le passage de nos consignes le plus proche de votre question. S'il n'y "
+            "répond pas, cliquez sur « J'ai besoin d'un humain » :"
+        ),
+        "en": (
+            "Here is the passage of our guidelines closest to your question. If it doesn't "
+            'answer it, click "I need a human":'
+        ),
+    },
     # Said before a quote whose guideline exists only in the other language.
     "only_in_other": {
         "fr": "Ce passage n'existe qu'en anglais :",

@@ -142,6 +142,7 @@ class KnowledgeBase:
             conf=conf,
             idf=lambda t: max(0.0, retrieval.idf.get(t, 0.0)) if retrieval.idf else 1.0,
             unit_dense=self._unit_dense(retrieval),
+            tentative=conf < self.calibration.sure,
         )
 
     def _unit_dense(self, retrieval: Retrieval) -> UnitDense:

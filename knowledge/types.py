@@ -51,7 +51,8 @@ class Answer:
     text: str
     confidence: float
     citations: list[Citation] = field(default_factory=list)
-    mode: Literal["extractive", "generative", "abstain"] = "extractive"
+    # "tentative": extractive, offered as the closest passage (knowledge.answer)
+    mode: Literal["extractive", "tentative", "generative", "abstain"] = "extractive"
 
     def to_json(self) -> dict[str, Any]:
         """The `comptoir ask --json` shape."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bench.calibrate import fit
 from knowledge.answer import extractive_answer
 from knowledge.calibration import CALIBRATION
 from knowledge.quoting import quote_units
+from knowledge.service import KnowledgeBase
 from knowledge.types import Turn
 
 
@@ -47,6 +50,29 @@ def test_extractive_answer_quotes_and_cites_retrieved_passages(sample_kb) -> Non
     }
     assert {c.section for c in answer.citations} <= retrieved
     assert 0.0 <= answer.confidence <= 1.0 and answer.confidence >= sample_kb.threshold
+
+
+def test_a_passage_on_the_topic_that_may_not_answer_is_offered_as_the_closest(sample_kb) -> None:  # type: ignore[no-untyped-def]
+    # Instalments are not in the guidelines (dev q065), but the returns guideline talks about
+    # refunds and fees: scored between the threshold and `sure`, the quote comes with a hedge
+    # and the way to a human, in the seller's language.
+    answer = sample_kb.answer("Puis-je proposer le paiement en trois fois sans frais ?")
+    assert CALIBRATION.threshold <= answer.confidence < CALIBRATION.sure
+    assert answer.answered and answer.mode == "tentative" and answer.citations
+    assert answer.text.startswith("Voici le passage de nos consignes le plus proche")
+    assert "« J'ai besoin d'un humain »" in answer.text
+    # the same passage, scored as sure, is given as the answer
+    sure = KnowledgeBase(
+        sample_kb.index, sample_kb.embeddings, calibration=replace(CALIBRATION, sure=0.0)
+    ).answer("Puis-je proposer le paiement en trois fois sans frais ?")
+    assert sure.mode == "extractive" and sure.text.startswith("D'après nos consignes")
+    assert sure.citations == answer.citations
+    hedged = KnowledgeBase(
+        sample_kb.index, sample_kb.embeddings, calibration=replace(CALIBRATION, sure=1.0)
+    ).answer("What is the minimum size of a product photo in pixels?")
+    assert hedged.mode == "tentative" and hedged.text.startswith(
+        "Here is the passage of our guidelines closest"
+    )
 
 
 def test_cross_language_answer_says_the_source_is_in_french(sample_kb) -> None:  # type: ignore[no-untyped-def]

@@ -41,3 +41,19 @@ def test_quote_hit_counts_answered_questions_with_facts_only() -> None:
     assert metrics(outcomes)["quote_hit"] == 0.5
     # systems that only rank documents have no quote figure at all
     assert "quote_hit" not in metrics([Outcome(_row(1), ["a.md"], True)])
+
+
+def test_hedged_answers_are_counted_apart_from_sure_ones() -> None:
+    unanswerable = dict(answerable=False, facts=())
+    outcomes = [
+        Outcome(_row(1), ["a.md"], True, tentative=True),
+        Outcome(_row(2), ["a.md"], True),
+        Outcome(_row(3), ["a.md"], False),
+        Outcome(_row(4, **unanswerable), [], True, tentative=True),  # hedged: not misleading
+        Outcome(_row(5, **unanswerable), [], True),  # answered as if sure: misleading
+        Outcome(_row(6, **unanswerable), [], False),
+        Outcome(_row(7, **unanswerable), [], False),
+    ]
+    got = metrics(outcomes)
+    assert got["tentative"] == 1 / 3 and got["answer_rate"] == 2 / 3
+    assert got["sure_wrong"] == 1 / 4 and got["abstain_rate"] == 2 / 4
