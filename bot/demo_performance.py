@@ -40,9 +40,16 @@ ACCOUNT_MANAGER = "U0AM00001"
 PARIS = ZoneInfo("Europe/Paris")
 
 
+def last_monday_morning(now: datetime) -> date:
+    """The latest Monday whose 09:30 (the nudges' time; the digests' 08:30 is earlier) has
+    passed at `now`: on a Monday night in Paris the nudge would otherwise be queued for
+    later that morning and the demo would wait for it in vain."""
+    start = (now.astimezone(PARIS) - timedelta(hours=9, minutes=30)).date()
+    return start - timedelta(days=start.weekday())
+
+
 def play_performance(demo: Demo, slack: SlackStandin, deps: Deps, data_dir: Path) -> None:
-    today = datetime.now(PARIS).date()
-    monday = today - timedelta(days=today.weekday())
+    monday = last_monday_morning(datetime.now(PARIS))
     last_day = monday - timedelta(days=1)  # the metrics run to Sunday, evaluated that night
     config = load_perf_config(None)
     with tempfile.TemporaryDirectory() as tmp:

@@ -65,3 +65,19 @@ def test_demo_plays_the_conversation_from_nothing(tmp_path: Path) -> None:
     # a second run re-embeds nothing: the index is incremental
     again = _run_demo(tmp_path)
     assert re.search(r"0 indexed, 20 unchanged since the last run, 0 chunks embedded", again), again
+
+
+def test_the_demo_week_is_the_last_one_whose_monday_nudge_time_has_passed() -> None:
+    # Run on a Monday night in Paris, the demo queued its nudge for 09:30 that morning and
+    # waited 30 s for it in vain (seen on 2026-12-07 at 00:30 Paris).
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.demo_performance import last_monday_morning
+
+    paris = ZoneInfo("Europe/Paris")
+    assert last_monday_morning(datetime(2026, 12, 7, 0, 30, tzinfo=paris)) == date(2026, 11, 30)
+    assert last_monday_morning(datetime(2026, 12, 6, 23, 30, tzinfo=UTC)) == date(2026, 11, 30)
+    assert last_monday_morning(datetime(2026, 12, 7, 9, 29, tzinfo=paris)) == date(2026, 11, 30)
+    assert last_monday_morning(datetime(2026, 12, 7, 9, 30, tzinfo=paris)) == date(2026, 12, 7)
+    assert last_monday_morning(datetime(2026, 12, 13, 23, 0, tzinfo=paris)) == date(2026, 12, 7)
