@@ -81,7 +81,8 @@ def sure_threshold(conf: np.ndarray, y: np.ndarray) -> float:
 
 def fit(knowledge_base: KnowledgeBase) -> Calibration:
     rows = load_eval(split="dev")
-    x = np.array([[features(knowledge_base.search(r.question))[k] for k in FEATURES] for r in rows])
+    found = [features(knowledge_base.search(r.question)) for r in rows]
+    x = np.array([[f[k] for k in FEATURES] for f in found])
     y = np.array([1.0 if r.answerable else 0.0 for r in rows])
     means = x.mean(axis=0)
     scales = x.std(axis=0)
