@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from bot import slack_payloads as sp
@@ -29,9 +28,9 @@ def test_ack_comes_before_the_answer_is_ready(start_bot: Callable[..., Bot]) -> 
     answerer = HeldAnswerer()
     bot = start_bot(answerer=answerer)
     body = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
-    started = time.monotonic()
+    # the answerer is held until we release it: a 200 now is an ack that did not wait for it
+    # (how fast acks are is measured in bench.ack_latency, not asserted here)
     response = bot.send(body)
-    acked_in = time.monotonic() - started
     assert response.status_code == 200
     assert answerer.started.wait(5)  # the work began after the ack...
     assert not answerer.release.is_set() and bot.slack.posts() == []  # ...and is not done
@@ -39,7 +38,6 @@ def test_ack_comes_before_the_answer_is_ready(start_bot: Callable[..., Bot]) -> 
     bot.slack.wait_for(lambda: bot.slack.reactions(timestamp=body["event"]["ts"]))
     answerer.release.set()
     bot.slack.wait_for(lambda: bot.slack.posts(channel=SHOP_FR))
-    assert acked_in < 1.0, f"ack took {acked_in:.3f}s"
 
 
 @SQLITE_ONLY

@@ -95,15 +95,12 @@ def test_a_slack_retry_of_a_stored_event_adds_nothing(start_bot: Callable[..., B
     bot.slack.wait_for(lambda: bot.slack.posts(thread_ts=body["event"]["ts"]))
 
 
-def test_http_side_alone_acks_fast_and_keeps_everything(start_bot: Callable[..., Bot]) -> None:
+def test_http_side_alone_acks_and_keeps_everything(start_bot: Callable[..., Bot]) -> None:
+    # no inbox worker and no outbox worker: acking needs neither (bench.ack_latency times it)
     bot = start_bot(inbox=False, worker=False)
     bodies = [sp.message_event(channel=SHOP_FR, text=f"question {i} ?") for i in range(20)]
-    slowest = 0.0
     for body in bodies:
-        began = time.monotonic()
         assert bot.send(body).status_code == 200
-        slowest = max(slowest, time.monotonic() - began)
-    assert slowest < 1.0, f"an ack took {slowest:.3f}s"
     rows = _inbox(bot)
     assert {r.event_id for r in rows} == {b["event_id"] for b in bodies}
     assert {r.status for r in rows} == {"queued"}
