@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -184,15 +183,13 @@ def test_unsupported_replies_fall_back(api, reply, reason):
     assert result.reason == reason
 
 
-def test_server_error_falls_back_quickly(api, caplog):
+def test_server_error_falls_back_after_one_retry(api, caplog):
     api.fail_next(5, status=500)
-    start = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="knowledge.generate"):
         result = ask(model_for(api, max_retries=1))
 
     assert result.answer is None and result.reason == "error"
     assert len(api.chat_requests()) == 2  # the first try and one retry, no more
-    assert time.monotonic() - start < 5
     assert "InternalServerError" in caplog.text
 
 
@@ -217,11 +214,10 @@ def test_rate_limit_beyond_the_retries_falls_back(api):
 def test_a_slow_model_times_out_and_falls_back(api):
     api.delay_next(3.0)
     api.queue_reply("Trop tard [1].")
-    start = time.monotonic()
     result = ask(model_for(api, timeout=0.3))
 
+    # a client that waited the 3 s out would have this reply as its answer
     assert result.answer is None and result.reason == "error"
-    assert time.monotonic() - start < 2
 
 
 def test_an_unreachable_server_falls_back():
