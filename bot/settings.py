@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "xxx", "your-", "placeholder")
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """One line per bad setting, named as the operator set it: "COMPTOIR_X: why (got 'v')"."""
+    lines = []
+    for error in exc.errors():
+        name = "COMPTOIR_" + "_".join(str(p) for p in error["loc"]).upper()
+        lines.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+    return "bad setting: " + "; ".join(lines)
 
 
 class SettingsError(ValueError):
@@ -46,7 +55,11 @@ class Settings(BaseSettings):
     sla_policy_path: Path | None = None
     perf_config_path: Path | None = None
 
-    answer_threshold: float | None = None  # overrides the calibrated abstention threshold
+    # overrides the calibrated abstention threshold
+    answer_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    # overrides the calibrated level under which an answer is offered as the closest passage
+    # (0: never hedge)
+    answer_sure: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @field_validator("slack_api_url")
     @classmethod

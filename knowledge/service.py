@@ -54,6 +54,7 @@ class KnowledgeBase:
         *,
         chat_model: Any = None,
         threshold: float | None = None,
+        sure: float | None = None,
         calibration: Calibration = CALIBRATION,
         retrieval: RetrievalConfig | None = None,
     ) -> None:
@@ -62,6 +63,7 @@ class KnowledgeBase:
         self.chat_model = chat_model
         self.calibration = calibration
         self.threshold = calibration.threshold if threshold is None else threshold
+        self.sure = calibration.sure if sure is None else sure
         self.retriever = Retriever(index, embeddings, retrieval)
 
     @classmethod
@@ -74,11 +76,16 @@ class KnowledgeBase:
         embeddings: Embeddings,
         chat_model: Any = None,
         threshold: float | None = None,
+        sure: float | None = None,
     ) -> KnowledgeBase:
         """Embedded Chroma at persist_dir, or the Chroma server at chroma_url."""
         client = make_client(persist_dir=persist_dir, chroma_url=chroma_url)
         return cls(
-            ChromaIndex(client, collection), embeddings, chat_model=chat_model, threshold=threshold
+            ChromaIndex(client, collection),
+            embeddings,
+            chat_model=chat_model,
+            threshold=threshold,
+            sure=sure,
         )
 
     # -- ingest and stats -------------------------------------------------------------
@@ -142,7 +149,7 @@ class KnowledgeBase:
             conf=conf,
             idf=lambda t: max(0.0, retrieval.idf.get(t, 0.0)) if retrieval.idf else 1.0,
             unit_dense=self._unit_dense(retrieval),
-            tentative=conf < self.calibration.sure,
+            tentative=conf < self.sure,
         )
 
     def _unit_dense(self, retrieval: Retrieval) -> UnitDense:

@@ -41,3 +41,34 @@ def test_slack_refuses_missing_and_placeholder_secrets() -> None:
             socket=True
         )
     Settings(slack_bot_token="xoxb-1-2-abc", slack_signing_secret="s3cr3t").check_slack()
+
+
+def test_answer_levels_are_read_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COMPTOIR_ANSWER_SURE", "0")
+    settings = Settings()
+    assert settings.answer_sure == 0.0 and settings.answer_threshold is None
+    from bot.cli.kb import open_knowledge_base
+
+    kb = open_knowledge_base(settings)  # the override reaches the answerer
+    assert kb.sure == 0.0 and 0.0 < kb.threshold < 1.0
+
+
+def test_a_bad_setting_is_named_without_a_traceback(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPTOIR_")}
+    env.update(COMPTOIR_ANSWER_THRESHOLD="abc", COMPTOIR_ANSWER_SURE="1.5")
+    comptoir = str(Path(sys.executable).parent / "comptoir")
+    proc = subprocess.run(
+        [comptoir, "kb", "stats"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "COMPTOIR_ANSWER_THRESHOLD: Input should be a valid number" in proc.stderr
+    assert "COMPTOIR_ANSWER_SURE: Input should be less than or equal to 1" in proc.stderr
+    assert not (tmp_path / ".comptoir").exists()  # nothing was created on the way out

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import ValidationError
 
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, settings_problem
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,7 +46,10 @@ def _root(ctx: typer.Context, verbose: bool = typer.Option(False, "--verbose", "
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = Settings()
+    try:
+        ctx.obj = Settings()
+    except ValidationError as exc:  # a bad COMPTOIR_* value: say which, without a traceback
+        raise fail(settings_problem(exc)) from None
 
 
 def settings_of(ctx: typer.Context) -> Settings:

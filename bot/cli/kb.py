@@ -40,6 +40,7 @@ def open_knowledge_base(settings: Settings, *, with_chat_model: bool = False) ->
         ),
         chat_model=chat_model,
         threshold=settings.answer_threshold,
+        sure=settings.answer_sure,
     )
 
 

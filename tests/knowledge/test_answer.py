@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from bench.calibrate import fit
@@ -61,15 +59,15 @@ def test_a_passage_on_the_topic_that_may_not_answer_is_offered_as_the_closest(sa
     assert answer.answered and answer.mode == "tentative" and answer.citations
     assert answer.text.startswith("Voici le passage de nos consignes le plus proche")
     assert "« J'ai besoin d'un humain »" in answer.text
-    # the same passage, scored as sure, is given as the answer
-    sure = KnowledgeBase(
-        sample_kb.index, sample_kb.embeddings, calibration=replace(CALIBRATION, sure=0.0)
-    ).answer("Puis-je proposer le paiement en trois fois sans frais ?")
+    # with the hedge turned off (COMPTOIR_ANSWER_SURE=0), the same passage is the answer
+    sure = KnowledgeBase(sample_kb.index, sample_kb.embeddings, sure=0.0).answer(
+        "Puis-je proposer le paiement en trois fois sans frais ?"
+    )
     assert sure.mode == "extractive" and sure.text.startswith("D'après nos consignes")
     assert sure.citations == answer.citations
-    hedged = KnowledgeBase(
-        sample_kb.index, sample_kb.embeddings, calibration=replace(CALIBRATION, sure=1.0)
-    ).answer("What is the minimum size of a product photo in pixels?")
+    hedged = KnowledgeBase(sample_kb.index, sample_kb.embeddings, sure=1.0).answer(
+        "What is the minimum size of a product photo in pixels?"
+    )
     assert hedged.mode == "tentative" and hedged.text.startswith(
         "Here is the passage of our guidelines closest"
     )
