@@ -111,12 +111,10 @@ def answer_question(
     ui_language = intake.seller.language
     try:
         answer = run_answerer(deps, message, intake)
-    except EmptyIndexError as exc:  # the operator's to fix (the worker warned at start)
-        logger.error("answering question %s failed: %s", question.id, exc)
-        _notify_failure(deps, message, question, ui_language, key, exc, on_no_answer)
-        return None
     except Exception as exc:
-        logger.exception("answering question %s failed", question.id)
+        # an empty index is the operator's to fix (the worker said so at start): one line
+        traceback = not isinstance(exc, EmptyIndexError)
+        logger.error("answering question %s failed: %s", question.id, exc, exc_info=traceback)
         _notify_failure(deps, message, question, ui_language, key, exc, on_no_answer)
         return None
 

@@ -196,11 +196,13 @@ def do_open_problem(
     reply: blocks.Message | None = None
     try:
         answer = answering.run_answerer(deps, message, intake)
-    except EmptyIndexError as exc:
-        logger.error("no guideline passage for question %s: %s", intake.question.id, exc)
-        answer = None
-    except Exception:
-        logger.exception("the guideline passage for question %s failed", intake.question.id)
+    except Exception as exc:
+        logger.error(
+            "the guideline passage for question %s failed: %s",
+            intake.question.id,
+            exc,
+            exc_info=not isinstance(exc, EmptyIndexError),
+        )
         answer = None
     with transaction(deps.session_factory) as session:
         if answer is not None:
