@@ -113,8 +113,12 @@ def answer_question(
         answer = run_answerer(deps, message, intake)
     except Exception as exc:
         # an empty index is the operator's to fix (the worker said so at start): one line
-        traceback = not isinstance(exc, EmptyIndexError)
-        logger.error("answering question %s failed: %s", question.id, exc, exc_info=traceback)
+        logger.error(
+            "answering question %s failed: %s",
+            question.id,
+            exc,
+            exc_info=not isinstance(exc, EmptyIndexError),
+        )
         _notify_failure(deps, message, question, ui_language, key, exc, on_no_answer)
         return None
 
