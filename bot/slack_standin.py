@@ -10,6 +10,13 @@ Used by the tests, by `comptoir demo` and by the benchmarks, so a run needs no S
 It takes form or JSON bodies as slack_sdk sends them, checks the bearer token, answers the
 methods Comptoir uses with Slack's response shapes, and can be told to misbehave for the next
 N calls: 429 with Retry-After, 500/503, an `ok: false` error, or a hang past the client timeout.
+What was posted can be read back as Slack gives it: chat.postMessage keeps the `metadata`
+(`{"event_type": ..., "event_payload": {...}}`), conversations.history and conversations.replies
+page through a channel's messages and a thread's (oldest/latest/inclusive/limit/cursor), with
+the metadata when `include_all_metadata` is set. A post to a user id lands in their DM, a D…
+channel (as conversations.open names it). `when_accepted(hook)` runs a hook after a call was
+accepted and before it is answered: a test makes the database fail between Slack's ok and the
+bot recording it.
 File uploads work as Slack's v2 flow does (files.getUploadURLExternal, a POST of the bytes to
 the upload URL, files.completeUploadExternal); `uploads()` gives back the bytes received.
 Socket Mode: `apps.connections.open` takes the app-level token (`app_token`, in the
@@ -19,6 +26,7 @@ Authorization header, as Slack requires) and hands out a WebSocket URL once a
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
@@ -29,6 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -84,6 +93,8 @@ class Upload:
 # to fail (`fail_next(status=429, methods=[UPLOAD_URL_METHOD])`).
 UPLOAD_URL_METHOD = "files.upload_url"
 _CONVERSATION_ID = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")  # what completeUploadExternal accepts
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")  # chat.postMessage to a user id posts in their DM
+_PAGE_MAX = 999  # conversations.history / replies: Slack's largest `limit`
 # methods called with the app-level token (xapp-…) rather than the bot token (xoxb-…)
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
@@ -129,7 +140,10 @@ class SlackStandin:
         self._uploads: dict[str, Upload] = {}
         self._usergroups: dict[str, tuple[str, ...]] = {}
         self._file_ids = itertools.count(1)
-        self._ts = itertools.count(1)
+        self._last_ts = Decimal(0)
+        # conversation id -> its messages as Slack stores them, in the order they were posted
+        self._messages: dict[str, list[dict[str, Any]]] = {}
+        self._on_accept: Callable[[Call], None] | None = None
         self._release = threading.Event()
         # serve_socket_mode() (bot.socket_standin): issues a one-time WebSocket URL
         self._socket_url: Callable[[], str] | None = None
@@ -282,6 +296,13 @@ class SlackStandin:
         with self._lock:
             self._socket_url = issue_url
 
+    def when_accepted(self, hook: Callable[[Call], None] | None) -> None:
+        """Run `hook(call)` after each accepted call, before the caller gets Slack's answer
+        (None: no hook). A test stops the database there: Slack has the post, and the bot
+        has not recorded it yet. A hook that raises is logged; the call stays accepted."""
+        with self._lock:
+            self._on_accept = hook
+
     def set_usergroup(self, usergroup_id: str, users: Iterable[str]) -> None:
         """Create the Slack user group (S…) or replace its members."""
         with self._lock:
@@ -293,6 +314,7 @@ class SlackStandin:
             self._failures.clear()
             self._reactions.clear()
             self._uploads.clear()
+            self._messages.clear()
 
     # --- the server side ----------------------------------------------------------------------
 
@@ -371,9 +393,15 @@ class SlackStandin:
     def _reply(
         self, req: BaseHTTPRequestHandler, method: str, params: dict[str, Any], body: dict[str, Any]
     ) -> None:
-        self._record(
-            Call(method, params, "ok" if body.get("ok") else f"error:{body.get('error')}", body)
-        )
+        call = Call(method, params, "ok" if body.get("ok") else f"error:{body.get('error')}", body)
+        self._record(call)
+        with self._lock:
+            hook = self._on_accept
+        if hook is not None and call.ok:
+            try:
+                hook(call)
+            except Exception:
+                logger.exception("stand-in: the accept hook failed")
         self._send(req, 200, body)
 
     def _record(self, call: Call) -> None:
@@ -402,7 +430,21 @@ class SlackStandin:
     # --- Web API methods (Slack's response shapes, trimmed) -----------------------------------
 
     def _next_ts(self) -> str:
-        return f"{1_700_000_000 + next(self._ts)}.000100"
+        """A Slack timestamp: the wall clock in microseconds, unique and increasing, so a
+        lookup bounded by `oldest` (a time) finds what was posted since."""
+        with self._lock:
+            ts = max(Decimal(f"{time.time():.6f}"), self._last_ts + Decimal("0.000001"))
+            self._last_ts = ts
+        return f"{ts:.6f}"
+
+    @staticmethod
+    def _dm_id(user: str) -> str:
+        """A stable D… id per user, the shape Slack gives a bot's DM with one person."""
+        return ("D" + user[1:] + "00000000")[:11]
+
+    def _conversation(self, channel: str) -> str:
+        """Where a post lands: a user id means the DM with that user."""
+        return self._dm_id(channel) if _USER_ID.match(channel) else channel
 
     def _api_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -428,6 +470,14 @@ class SlackStandin:
             return {"ok": False, "error": "channel_not_found"}
         if not p.get("text") and not p.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        metadata = p.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            return {"ok": False, "error": "invalid_metadata_format"}
+        channel = self._conversation(str(p["channel"]))
         ts = self._next_ts()
         message = {
             "type": "message",
@@ -440,12 +490,55 @@ class SlackStandin:
             message["blocks"] = p["blocks"]
         if p.get("thread_ts"):
             message["thread_ts"] = p["thread_ts"]
-        return {"ok": True, "channel": p["channel"], "ts": ts, "message": message}
+        with self._lock:
+            self._messages.setdefault(channel, []).append(
+                {**message, "metadata": metadata} if metadata else message
+            )
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _api_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
         if not p.get("channel") or not p.get("ts"):
             return {"ok": False, "error": "message_not_found"}
-        return {"ok": True, "channel": p["channel"], "ts": p["ts"], "text": p.get("text", "")}
+        channel = self._conversation(str(p["channel"]))
+        with self._lock:  # a message posted here shows its new text in the history
+            for message in self._messages.get(channel, []):
+                if message["ts"] == p["ts"]:
+                    message["text"] = p.get("text", message["text"])
+                    if p.get("blocks"):
+                        message["blocks"] = p["blocks"]
+        return {"ok": True, "channel": channel, "ts": p["ts"], "text": p.get("text", "")}
+
+    # --- reading back: conversations.history / conversations.replies -------------------------
+
+    def _api_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A channel's messages, newest first; thread replies stay in their thread."""
+        channel = str(p.get("channel") or "")
+        if not _CONVERSATION_ID.match(channel):
+            return {"ok": False, "error": "channel_not_found"}  # as Slack answers a user id
+        with self._lock:
+            found = [
+                m for m in self._messages.get(channel, []) if m.get("thread_ts") in (None, m["ts"])
+            ]
+        found.sort(key=lambda m: Decimal(m["ts"]), reverse=True)
+        return _page(found, p)
+
+    def _api_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A thread, oldest first: its parent, then the replies. The stand-in does not hold the
+        messages people wrote (they arrive as events), so any ts is taken as a thread parent;
+        Slack would answer thread_not_found for one that does not exist."""
+        channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
+        if not _CONVERSATION_ID.match(channel):
+            return {"ok": False, "error": "channel_not_found"}
+        if not ts:
+            return {"ok": False, "error": "thread_not_found"}
+        with self._lock:
+            found = [
+                m
+                for m in self._messages.get(channel, [])
+                if m["ts"] == ts or m.get("thread_ts") == ts
+            ]
+        found.sort(key=lambda m: Decimal(m["ts"]))
+        return _page(found, p)
 
     def _api_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
         if not p.get("channel") or not p.get("user"):
@@ -552,8 +645,7 @@ class SlackStandin:
         users = str(p.get("users") or "")
         if not users or "," in users:
             return {"ok": False, "error": "users_list_not_supplied" if not users else "not_im"}
-        # a stable D… id per user, the shape Slack gives a bot's DM with one person
-        return {"ok": True, "channel": {"id": ("D" + users[1:] + "00000000")[:11]}}
+        return {"ok": True, "channel": {"id": self._dm_id(users)}}
 
     def ephemerals(self, *, user: str | None = None) -> list[Call]:
         return [
@@ -604,6 +696,48 @@ class SlackStandin:
         if users is None:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(users)}
+
+
+def _flag(value: Any) -> bool:
+    """A boolean argument as slack_sdk sends it in a query string ("1", "true") or JSON."""
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _page(messages: list[dict[str, Any]], p: dict[str, Any]) -> dict[str, Any]:
+    """One page of messages already in Slack's order, as conversations.history/replies answer:
+    `oldest`/`latest` bound the ts (exclusive unless `inclusive`), `limit` (default 100) and an
+    opaque `cursor`; metadata only with `include_all_metadata`."""
+    try:
+        oldest = Decimal(str(p.get("oldest") or 0))
+        latest = Decimal(str(p["latest"])) if p.get("latest") else None
+        limit = min(max(int(p.get("limit") or 100), 1), _PAGE_MAX)
+        cursor = str(p.get("cursor") or "")
+        start = int(base64.b64decode(cursor).decode().removeprefix("next:")) if cursor else 0
+    except (InvalidOperation, ValueError, TypeError):
+        return {"ok": False, "error": "invalid_arguments"}
+    inclusive = _flag(p.get("inclusive"))
+    in_window = [
+        m
+        for m in messages
+        if (Decimal(m["ts"]) >= oldest if inclusive else Decimal(m["ts"]) > oldest)
+        and (
+            latest is None
+            or (Decimal(m["ts"]) <= latest if inclusive else Decimal(m["ts"]) < latest)
+        )
+    ]
+    with_metadata = _flag(p.get("include_all_metadata"))
+    page = [
+        dict(m) if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
+        for m in in_window[start : start + limit]
+    ]
+    more = start + limit < len(in_window)
+    following = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+    return {
+        "ok": True,
+        "messages": page,
+        "has_more": more,
+        "response_metadata": {"next_cursor": following},
+    }
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
