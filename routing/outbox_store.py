@@ -5,6 +5,10 @@ that dies mid-call leaves the lease to run out and another process takes the row
 A claim is one statement, so two workers never both own a row, on SQLite (one writer at a
 time) as on PostgreSQL (FOR UPDATE SKIP LOCKED keeps workers off each other's rows without
 waiting); a delivery's outcome is written only if its attempt still holds the row.
+
+`last_error` starting with OUTCOME_UNKNOWN says the last attempt may have reached Slack
+without its outcome being recorded (a timeout, a 5xx, a lease that ran out): before sending
+such a post again, the outbox looks for it in Slack (bot.outbox).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from routing.models import OutboxMessage
@@ -22,6 +26,9 @@ SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
 _OPEN = (PENDING, SENDING)
+# The prefix of `last_error` when the last attempt may have reached Slack unrecorded.
+OUTCOME_UNKNOWN = "outcome unknown: "
+LEASE_RAN_OUT = OUTCOME_UNKNOWN + "the lease ran out before the outcome was recorded"
 
 
 def enqueue(
@@ -69,6 +76,10 @@ def claim_due(
     so a thread's messages reach Slack in the order they were written. One UPDATE ... RETURNING:
     on SQLite the write lock is held for one statement; on PostgreSQL the subquery's
     FOR UPDATE SKIP LOCKED leaves rows another worker is claiming to that worker.
+
+    A row taken back from "sending" (its lease ran out: the process died, or the database
+    failed between Slack's answer and recording it) gets LEASE_RAN_OUT as its last error:
+    nobody knows whether that attempt reached Slack. SET reads the row as it was.
     """
     due = (
         select(OutboxMessage.id)
@@ -80,11 +91,24 @@ def claim_due(
     claimed = session.scalars(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(due.scalar_subquery()))
-        .values(status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=now + lease)
+        .values(
+            status=SENDING,
+            attempts=OutboxMessage.attempts + 1,
+            next_attempt_at=now + lease,
+            last_error=case(
+                (OutboxMessage.status == SENDING, literal(LEASE_RAN_OUT)),
+                else_=OutboxMessage.last_error,
+            ),
+        )
         .returning(OutboxMessage)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).all()
     return sorted(claimed, key=lambda row: row.id)
+
+
+def outcome_unknown(row: OutboxMessage) -> bool:
+    """The last attempt may have reached Slack, and we did not learn its answer."""
+    return (row.last_error or "").startswith(OUTCOME_UNKNOWN)
 
 
 def _settle(session: Session, *, row_id: int, attempt: int, **values: Any) -> bool:
