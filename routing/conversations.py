@@ -284,8 +284,11 @@ def _resume_unfinished(session: Session, *, message: IncomingMessage) -> Intake 
     claiming it and recording its answer (a crash, a database restart): answered now.
 
     Only the inbox hands an event id over again, and only once the earlier attempt's claim is
-    over (it failed, or its lease ran out), so no other attempt is still answering it. An
-    event that was decided (answered, a twin, a ticket...) is a duplicate as before.
+    over (it failed, or its lease ran out). An earlier attempt that is still running (frozen,
+    not dead) may still be answering, but it can no longer commit: the inbox worker checks its
+    claim last in every transaction of the work (bot.inbox, routing.db.fenced), so the answer
+    is recorded and queued once. An event that was decided (answered, a twin, a ticket...) is
+    a duplicate as before.
     """
     event = session.get(SlackEvent, message.event_id)
     if event is None or event.status != RECEIVED:

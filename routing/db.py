@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -64,16 +66,41 @@ def inbox_file(url: str) -> Path | None:
     return Path(f"{database}-inbox")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# How long a SQLite statement waits for another connection's write lock when no timeout is
+# configured (SQLite's own default is not to wait at all).
+SQLITE_BUSY_SECONDS = 30.0
+
+
+def make_engine(
+    url: str,
+    *,
+    statement_timeout: float | None = None,
+    idle_in_transaction_timeout: float | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine with Comptoir's connection settings.
+
+    `statement_timeout` (seconds): on PostgreSQL no statement runs longer, waiting on a lock
+    included; on SQLite it is how long a statement waits for the write lock (busy_timeout,
+    SQLITE_BUSY_SECONDS when None). `idle_in_transaction_timeout` (PostgreSQL): the server ends
+    a session that keeps a transaction open and does nothing for that long (a frozen or
+    stalled process), which rolls it back and frees its locks; 0 or None leaves it off.
+    Either error reaches the caller as an OperationalError: `transient()` says to retry.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
-        )
+        busy = SQLITE_BUSY_SECONDS if statement_timeout is None else statement_timeout
+        connect_args = {
+            "check_same_thread": False,
+            "timeout": busy,
+            **kwargs.pop("connect_args", {}),
+        }
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         inbox = inbox_file(url)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -84,19 +111,90 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
+    options = [
+        f"-c {name}={int(seconds * 1000)}"
+        for name, seconds in (
+            ("statement_timeout", statement_timeout),
+            ("idle_in_transaction_session_timeout", idle_in_transaction_timeout),
+        )
+        if seconds
+    ]
+    if options and url.startswith("postgresql"):
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args["options"] = " ".join([connect_args.get("options", ""), *options]).strip()
+        kwargs["connect_args"] = connect_args
     # pool_pre_ping: a PostgreSQL restart costs one reconnect, not a failed request.
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def transient(exc: BaseException) -> bool:
+    """The database could not do it now but may in a moment: a lock held too long ("database
+    is locked", a statement or idle-transaction timeout), a deadlock, a dropped connection.
+    Looked for along the chain of causes, so an error a listener wrapped still counts. Trying
+    again later is right; giving up on the work is not. A wrong query is not transient."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and (
+            current.connection_invalidated or _transient_driver_error(current.orig)
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+# PostgreSQL error classes that clear up by themselves: connection exceptions, transaction
+# rollbacks (deadlock, serialization), operator intervention (statement timeout, shutdown),
+# lock not available, and the idle-in-transaction timeout.
+_PG_TRANSIENT_CLASSES = ("08", "40", "57")
+_PG_TRANSIENT_STATES = {"55P03", "25P03"}
+
+
+def _transient_driver_error(orig: BaseException) -> bool:
+    if isinstance(orig, sqlite3.OperationalError):
+        # "database is locked", "database table is locked"; not "no such table"
+        message = str(orig).lower()
+        return "locked" in message or "busy" in message
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str):
+        return state in _PG_TRANSIENT_STATES or state[:2] in _PG_TRANSIENT_CLASSES
+    # no SQLSTATE: the connection broke before the server could answer
+    return isinstance(orig, Exception) and type(orig).__name__ == "OperationalError"
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+# A check every `transaction()` of this context runs last, before it commits (see fenced).
+Fence = Callable[[Session], None]
+_fence: ContextVar[Fence | None] = ContextVar("comptoir_fence", default=None)
+
+
+@contextmanager
+def fenced(check: Fence) -> Iterator[None]:
+    """Within this block (this thread or task), every `transaction()` calls `check(session)`
+    after its work and before its commit; `check` raises to roll the whole transaction back.
+
+    The inbox worker fences a claimed message's work this way (routing.inbox_store.
+    check_claim): the transaction that records an answer and queues its posts commits only if
+    that claim still owns the message, so a worker that froze and lost it posts nothing."""
+    token = _fence.set(check)
+    try:
+        yield
+    finally:
+        _fence.reset(token)
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error (or a failed fence)."""
     with factory() as session, session.begin():
         yield session
+        check = _fence.get()
+        if check is not None:
+            check(session)
 
 
 def add_if_new(session: Session, row: Any) -> bool:

@@ -7,10 +7,12 @@
 
 A claim is a compare-and-set on (event_id, attempts): two workers never both own a row, on
 SQLite (one writer at a time) as on PostgreSQL (FOR UPDATE SKIP LOCKED keeps workers off each
-other's candidates without waiting). A worker that dies mid-row leaves it "working"; once its
-`claimed_at` is older than the lease, another claim takes it again. Outcomes are written only
-by the claim that still owns the row, so a worker whose lease was taken cannot undo the newer
-owner's result.
+other's candidates without waiting). While a worker works on a row, its heartbeat renews
+`claimed_at` (`renew`); a worker that dies or freezes mid-row stops renewing, and once
+`claimed_at` is older than the lease another claim takes the row again. Outcomes are written
+only by the claim that still owns the row, so a worker whose lease was taken cannot undo the
+newer owner's result, and the work itself is fenced: `check_claim` in the transaction that
+records an answer rolls it back when the claim has been taken over (bot.inbox).
 
 On SQLite the inbox has a file, and so a write lock, of its own (routing.db.inbox_file), and
 every write to it is one statement that commits by itself (`store_committed`, and
@@ -164,6 +166,44 @@ def _settle(session: Session, *, event_id: str, attempt: int, **values: Any) -> 
         .values(**values)
         .execution_options(synchronize_session=False),
     )
+
+
+class LeaseLost(Exception):
+    """This claim no longer owns its delivery: its lease ran out and another claim took it."""
+
+    def __init__(self, event_id: str, attempt: int) -> None:
+        super().__init__(f"inbox {event_id}: attempt {attempt} lost its lease to another claim")
+        self.event_id = event_id
+        self.attempt = attempt
+
+
+def renew(session: Session, *, event_id: str, attempt: int, now: datetime) -> bool:
+    """The heartbeat: the lease of a claim still working on its delivery starts again at
+    `now`; False when another claim has taken the row meanwhile."""
+    return _settle(session, event_id=event_id, attempt=attempt, claimed_at=now)
+
+
+def check_claim(session: Session, *, event_id: str, attempt: int, now: datetime) -> None:
+    """Raise LeaseLost unless this claim still owns the row; call it last in a transaction
+    that writes the delivery's outcome (routing.db.fenced does), so the outcome commits only
+    if nobody took the delivery over.
+
+    PostgreSQL: the inbox is in the same database, and the lease is renewed in that
+    transaction: the row stays locked until it commits, so no claim can take it in between.
+    SQLite: the inbox is another file, and this reads it. The caller has written to the main
+    file by now, so it holds that file's write lock: a claim that takes the row after this
+    read can only start its own work on the message once this transaction has committed, and
+    it then finds the outcome recorded (routing.conversations decides such a delivery once).
+    """
+    if _sqlite(session):
+        owner = session.execute(
+            select(InboxEvent.attempts, InboxEvent.status).where(InboxEvent.event_id == event_id)
+        ).first()
+        owned = owner is not None and tuple(owner) == (attempt, WORKING)
+    else:
+        owned = renew(session, event_id=event_id, attempt=attempt, now=now)
+    if not owned:
+        raise LeaseLost(event_id, attempt)
 
 
 def mark_done(session: Session, *, event_id: str, attempt: int, now: datetime) -> bool:

@@ -3,6 +3,10 @@
 Two short transactions around the (slow) answer: the first records the delivery, claims the
 question and queues the "working" reaction; the second stores the answer and queues it. The
 answerer runs with no transaction open, so a slow model never holds a database lock.
+
+In the inbox worker both commit only if the worker's claim on the delivery still holds (the
+claim is checked last in each, routing.db.fenced): a worker that froze mid-answer and lost
+its claim to another records and posts nothing, and the one that took over answers, once.
 """
 
 from __future__ import annotations
@@ -119,7 +123,17 @@ def answer_question(
             exc,
             exc_info=not isinstance(exc, EmptyIndexError),
         )
-        _notify_failure(deps, message, question, ui_language, key, exc, on_no_answer)
+        with transaction(deps.session_factory) as session:
+            hand_over(
+                deps,
+                session,
+                message,
+                question,
+                ui_language=ui_language,
+                error=f"{type(exc).__name__}: {exc}",
+                on_no_answer=on_no_answer,
+            )
+        deps.outbox.wake()
         return None
 
     citations = citations_of(answer)
@@ -196,27 +210,24 @@ def _queue_reply(
     )
 
 
-def _notify_failure(
+def hand_over(
     deps: Deps,
+    session: Session,
     message: IncomingMessage,
     question: Question,
+    *,
     ui_language: str,
-    key: str,
-    exc: Exception,
+    error: str,
     on_no_answer: Callable[[Session, Question], object] | None,
 ) -> None:
-    """The seller hears that something broke and that a human takes over; the error is kept."""
-    with transaction(deps.session_factory) as session:
-        conversations.do_record_failure(
-            session,
-            question_id=question.id,
-            event_id=message.event_id,
-            error=f"{type(exc).__name__}: {exc}",
-        )
-        _queue_reply(deps, session, message, key, blocks.error_message(ui_language))
-        if on_no_answer is not None:
-            on_no_answer(session, question)
-    deps.outbox.wake()
+    """The seller hears that something broke and that a human takes over (`on_no_answer`
+    opens the ticket); the error is kept. In the caller's transaction; wake the outbox after."""
+    conversations.do_record_failure(
+        session, question_id=question.id, event_id=message.event_id, error=error
+    )
+    queue_reply(deps, session, message, blocks.error_message(ui_language))
+    if on_no_answer is not None:
+        on_no_answer(session, question)
 
 
 def queue_reply(
