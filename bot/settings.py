@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     # (0: never hedge)
     answer_sure: float | None = Field(default=None, ge=0.0, le=1.0)
 
+    # how long a worker's claim on a seller message lasts without a heartbeat (renewed every
+    # third of it while the message is worked on): the longest a frozen worker delays a message
+    inbox_lease_seconds: float = Field(default=60.0, ge=3.0)
+    # PostgreSQL: no statement runs (or waits for a lock) longer; SQLite: how long a statement
+    # waits for the write lock
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0.0)
+    # PostgreSQL: a session that keeps a transaction open doing nothing this long is ended, and
+    # its locks freed (0: never)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=60.0, ge=0.0)
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, v: str) -> str:
