@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing import migrate
-from routing.db import make_engine, make_sessionmaker
+from routing.db import inbox_file, make_engine, make_sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "knowledge" / "sample"
@@ -70,9 +72,61 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per session; each test gets a copy (`migrated_url`)."""
+    path = tmp_path_factory.mktemp("template") / "comptoir.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str]:
+    """A PostgreSQL database migrated once per session, the template of each test's copy."""
+    name = f"comptoir_template_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        migrate.upgrade(make_url(PG_ADMIN_URL).set(database=name).render_as_string(False))
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _copy_sqlite(template: Path, url: str) -> None:
+    """Copy the migrated template (the main file and its inbox file) to `url`'s path, through
+    SQLite's backup API: consistent whatever the journal mode left behind."""
+    target = Path(str(make_url(url).database))
+    for source, dest in (
+        (template, target),
+        (inbox_file(f"sqlite:///{template}"), inbox_file(url)),
+    ):
+        if source is None or dest is None or not source.exists():
+            continue
+        with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(dest)) as dst:
+            src.backup(dst)
+
+
 @pytest.fixture
-def migrated_url(db_url: str) -> str:
-    migrate.upgrade(db_url)
+def migrated_url(request: pytest.FixtureRequest, db_url: str) -> str:
+    """`db_url` at the latest schema: a copy of the session's migrated template (migrating
+    each test's database again costs the suite a minute; tests/test_migrations.py runs the
+    migrations themselves on empty databases)."""
+    if db_url.startswith("sqlite"):
+        _copy_sqlite(request.getfixturevalue("_sqlite_template"), db_url)
+        return db_url
+    template = request.getfixturevalue("_postgres_template")
+    name = make_url(db_url).database
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    finally:
+        admin.dispose()
     return db_url
 
 
