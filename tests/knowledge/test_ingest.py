@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pytest
+
 from knowledge.embeddings import make_embeddings
+from knowledge.ingest import IngestInputError, IngestProgress
 from knowledge.service import KnowledgeBase
 from tests.knowledge.test_loaders import make_pdf
 
@@ -70,22 +74,56 @@ def test_bad_files_are_skipped_and_reported_without_stopping(tmp_path: Path) -> 
     (root / "latin1.txt").write_bytes("Délai\n\ncaf\xe9 cr\xe8me".encode("latin-1"))
     (root / "empty.md").write_text("")
     (root / "corrupt.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
-    report = _kb(tmp_path).ingest(root, tmp_path / "missing")
+    report = _kb(tmp_path).ingest(root)
     reasons = {Path(s["path"]).name: s["reason"] for s in report.skipped}
     assert report.documents == 3  # the good files still went in
-    assert set(reasons) == {"broken.md", "latin1.txt", "empty.md", "corrupt.pdf", "missing"}
+    assert set(reasons) == {"broken.md", "latin1.txt", "empty.md", "corrupt.pdf"}
     assert "YAML" in reasons["broken.md"] and "UTF-8" in reasons["latin1.txt"]
     assert reasons["empty.md"] == "empty file" and "PDF" in reasons["corrupt.pdf"]
     assert set(report.to_json()) == {"documents", "chunks", "unchanged", "removed", "skipped"}
     json.dumps(report.to_json())
 
 
-def test_stats_and_progress(tmp_path: Path) -> None:
+def test_a_missing_path_or_a_folder_without_guidelines_ingests_nothing(tmp_path: Path) -> None:
+    root = _folder(tmp_path)
+    kb = _kb(tmp_path)
+    kb.ingest(root)
+    before = kb.stats()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.docx").write_bytes(b"PK")
+    (tmp_path / "notes.odt").write_bytes(b"PK")
+    for wrong, says in (
+        (tmp_path / "missing", "missing: no such file or folder"),
+        (tmp_path / "empty", "no guideline found in"),
+        (tmp_path / "other", "no guideline found in"),
+        (tmp_path / "notes.odt", "notes.odt: not a guideline (.htm, .html, .markdown"),
+    ):
+        # with the good folder in the same call: its vanished files are not removed either
+        (root / "a.md").rename(tmp_path / "a.md.away")
+        with pytest.raises(IngestInputError, match=re.escape(says)):
+            kb.ingest(root, wrong)
+        (tmp_path / "a.md.away").rename(root / "a.md")
+        assert kb.stats() == before, wrong
+
+
+def test_stats_and_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("knowledge.ingest.EMBED_BATCH", 2)  # small files, several batches
     kb = _kb(tmp_path)
     assert kb.stats() == {"documents": 0, "chunks": 0, "languages": {}, "last_ingest": None}
-    calls: list[tuple[int, int]] = []
-    kb.ingest(_folder(tmp_path), progress=lambda done, total, _p: calls.append((done, total)))
-    assert calls[0] == (0, 3) and calls[-1] == (3, 3)
+    calls: list[IngestProgress] = []
+    report = kb.ingest(_folder(tmp_path), progress=calls.append)
+    assert (calls[0].done, calls[0].total) == (0, 3) and calls[-1] == IngestProgress(3, 3, "")
+    # each file is announced, then its vectors counted a batch at a time up to the whole
+    for n, name in enumerate(("a.md", "c.pdf", "b.md")):
+        mine = [c for c in calls if c.path.endswith(name)]
+        assert {c.done for c in mine} == {n} and mine[0].to_embed == 0
+        counts = [c.embedded for c in mine[1:]]
+        assert counts == sorted(counts) and counts[-1] == mine[-1].to_embed >= 2
+        assert len(counts) >= mine[-1].to_embed / 2
+    done = [c for c in calls if c.to_embed and c.embedded == c.to_embed]
+    assert len(done) == report.documents == 3
+    assert sum(c.to_embed for c in done) == report.embedded + kb.index.units.count()
     stats = kb.stats()
     assert stats["documents"] == 3 and stats["languages"] == {"en": 2, "fr": 1}
     assert stats["last_ingest"] and stats["last_ingest"].endswith("+00:00")
