@@ -16,10 +16,12 @@ class HeldAnswerer:
     def __init__(self) -> None:
         self.started = threading.Event()
         self.release = threading.Event()
+        self.returned = threading.Event()
 
     def answer(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
         self.started.set()
         self.release.wait(10)
+        self.returned.set()
         return COMMISSION_FR
 
 
@@ -33,7 +35,8 @@ def test_ack_comes_before_the_answer_is_ready(start_bot: Callable[..., Bot]) -> 
     response = bot.send(body)
     assert response.status_code == 200
     assert answerer.started.wait(5)  # the work began after the ack...
-    assert not answerer.release.is_set() and bot.slack.posts() == []  # ...and is not done
+    # ...and is not done: an ack that waited for the answer would come after answer() returned
+    assert not answerer.returned.is_set() and bot.slack.posts() == []
     # meanwhile the seller already sees the bot is on it
     bot.slack.wait_for(lambda: bot.slack.reactions(timestamp=body["event"]["ts"]))
     answerer.release.set()
