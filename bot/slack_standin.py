@@ -134,6 +134,8 @@ class SlackStandin:
         self.bot_id = bot_id
         self._host = host
         self._lock = threading.Lock()
+        # called before each look of wait_for: the tests drive the bot's background work here
+        self.on_wait: Callable[[], None] | None = None
         self._requests: list[Call] = []
         self._failures: deque[_Failure] = deque()
         self._reactions: set[tuple[str, str, str]] = set()
@@ -278,9 +280,12 @@ class SlackStandin:
     def wait_for(
         self, probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02
     ) -> T:
-        """Poll until `probe()` is truthy and return it; fail with what was received otherwise."""
+        """Poll until `probe()` is truthy and return it; fail with what was received otherwise.
+        `on_wait`, when set, runs before each look (the tests drive the bot's work with it)."""
         deadline = time.monotonic() + timeout
         while True:
+            if self.on_wait is not None:
+                self.on_wait()
             value = probe()
             if value:
                 return value
@@ -302,6 +307,14 @@ class SlackStandin:
         has not recorded it yet. A hook that raises is logged; the call stays accepted."""
         with self._lock:
             self._on_accept = hook
+
+    def add_message(self, channel: str, **fields: Any) -> str:
+        """A message someone else posted (a person, another app, as `bot_id`), listed by
+        conversations.history/replies as Slack would; returns its ts."""
+        ts = self._next_ts()
+        with self._lock:
+            self._messages.setdefault(channel, []).append({"type": "message", "ts": ts, **fields})
+        return ts
 
     def set_usergroup(self, usergroup_id: str, users: Iterable[str]) -> None:
         """Create the Slack user group (S…) or replace its members."""
