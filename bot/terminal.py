@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 import textwrap
-from typing import Any
+from types import TracebackType
+from typing import Any, TextIO
 
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<(https?://[^|>]+)>")
@@ -60,3 +62,109 @@ def message_to_text(params: dict[str, Any], *, width: int = 76) -> str:
     if blocks:
         return "\n".join(blocks_to_lines(blocks, width=width))
     return "\n".join(textwrap.wrap(mrkdwn_to_text(str(params.get("text", ""))), width))
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit == "bytes":
+        return f"{value / 1e6:.1f} MB" if value >= 1e5 else f"{value / 1e3:.1f} kB"
+    return f"{value:,.0f} {unit}".rstrip()
+
+
+class Progress:
+    """How far a long command has got, on stderr so that stdout stays clean for --json.
+
+    On a terminal: a rich bar (a spinner when the total is unknown). Elsewhere (a pipe, a CI
+    log, a test): a plain line at each tenth of the total, or each `every` units when there is
+    no total, at each named step, and one at the end; never a line per row."""
+
+    def __init__(
+        self,
+        label: str,
+        *,
+        total: float | None = None,
+        unit: str = "",
+        every: float = 0,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.label, self.total, self.unit, self.every = label, total, unit, every
+        self.stream = stream if stream is not None else sys.stderr
+        self._mark = 0  # the last tenth (or `every` multiple) a line was written for
+        self._bar: Any = None
+        if self.stream.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
+                SpinnerColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            amount = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+            self._bar = Bar(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                amount,
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[detail]}"),
+                console=Console(file=self.stream, force_terminal=True),
+            )
+            self._task = self._bar.add_task(label, total=total, detail="")
+            self._bar.start()
+
+    def update(self, done: float, detail: str = "") -> None:
+        """`done` units of the total so far; `detail` says what they amount to."""
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, detail=detail)
+            return
+        if self.total:
+            mark = int(10 * done / self.total)
+            where = f"{100 * done / self.total:.0f}% ({_amount(done, self.unit)} of "
+            where += f"{_amount(self.total, self.unit)})"
+        elif self.every:
+            mark, where = int(done // self.every), _amount(done, self.unit)
+        else:
+            return
+        if mark > self._mark:
+            self._mark = mark
+            self._line(where + (f", {detail}" if detail else ""))
+
+    def step(self, message: str) -> None:
+        """A named stage of the work (for work that is steps rather than an amount)."""
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"{self.label}: {message}")
+        else:
+            self._line(message)
+
+    def done(self, detail: str = "") -> None:
+        if self._bar is not None:
+            if self.total is not None:
+                self._bar.update(self._task, completed=self.total)
+            self._bar.update(self._task, detail=detail)
+            self._stop()
+        else:
+            self._line("done" + (f", {detail}" if detail else ""))
+
+    def _line(self, text: str) -> None:
+        print(f"{self.label}: {text}", file=self.stream, flush=True)
+
+    def _stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from routing.csv_stream import CsvFileError, CsvSource, LineError, Rejections, Row, SeenKeys
 from routing.models import Seller
 
 COLUMNS = ("seller_id", "name", "channel_id", "account_manager_id", "tier", "language")
@@ -23,7 +23,10 @@ _CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
 _USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 
 
-class DirectoryFileError(ValueError):
+BATCH = 5000  # rows checked and written together; memory holds about one batch
+
+
+class DirectoryFileError(CsvFileError):
     """The file itself cannot be read as a directory (not a row problem)."""
 
 
@@ -32,14 +35,25 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[dict[str, object]] = field(default_factory=list)
+    rejections: Rejections = field(default_factory=Rejections)
+
+    @property
+    def errors(self) -> list[dict[str, object]]:
+        """The first rejected rows (all of them up to KEPT_ERRORS), by line."""
+        return self.rejections.kept
+
+    @property
+    def rejected(self) -> int:
+        return self.rejections.count
 
     def to_json(self) -> dict[str, object]:
         return {
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "rejected": self.rejected,
             "errors": self.errors,
+            "errors_not_listed": self.rejected - len(self.errors),
         }
 
 
@@ -75,71 +89,123 @@ def check_row(row: dict[str, str]) -> dict[str, str | bool | None]:
     return checked
 
 
-def read_directory_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DirectoryFileError(f"{path}: cannot read ({exc.strerror})") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DirectoryFileError(f"{path}: not UTF-8 text") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise DirectoryFileError(f"{path}: missing column(s) {', '.join(missing)}")
-    # line numbers as a person counts them in an editor: the header is line 1
-    return [(reader.line_num, row) for row in reader]
+def open_directory_csv(path: Path) -> CsvSource:
+    """The directory file, header checked, rows read one at a time (see routing.csv_stream)."""
+    return CsvSource(path, required=COLUMNS, error=DirectoryFileError)
 
 
-def do_import_directory(session: Session, rows: list[tuple[int, dict[str, str]]]) -> ImportReport:
-    """Create or update sellers; a bad row is reported with its line and the rest go in."""
+def read_directory_csv(path: Path) -> list[tuple[int, Row | LineError]]:
+    """The whole (small) directory as a list, for the demo and benches that edit rows; an
+    import of a file of any size streams it with `open_directory_csv`."""
+    with open_directory_csv(path) as source:
+        return list(source)
+
+
+Progress = Callable[[ImportReport], None]
+
+
+def do_import_directory(
+    session: Session,
+    rows: Iterable[tuple[int, Row | LineError]],
+    *,
+    progress: Progress | None = None,
+    batch: int = BATCH,
+) -> ImportReport:
+    """Create or update sellers; a bad row is reported with its line and the rest go in.
+    Rows are taken `batch` at a time: only the stored sellers a batch names (by id or by
+    channel) are read, and memory stays about one batch whatever the file's size."""
     report = ImportReport()
-    existing = {s.seller_id: s for s in session.scalars(select(Seller))}
-    by_channel = {s.channel_id: s.seller_id for s in existing.values()}
-    channel_of = {sid: s.channel_id for sid, s in existing.items()}
-    seen: dict[str, int] = {}
+    seen = SeenKeys()  # seller ids of earlier batches, to name a seller given twice
+    pending: list[tuple[int, Row | LineError]] = []
+    for item in rows:
+        pending.append(item)
+        if len(pending) >= batch:
+            _import_batch(session, pending, seen, report)
+            pending = []
+            if progress is not None:
+                progress(report)
+    _import_batch(session, pending, seen, report)
+    if progress is not None:
+        progress(report)
+    return report
+
+
+_STORED = (*COLUMNS, "nudges_opt_out")
+
+
+def _stored(session: Session, column: str, values: list[str]) -> list[dict[str, object]]:
+    table = Seller.__table__
+    assert isinstance(table, Table)
+    found: list[dict[str, object]] = []
+    for i in range(0, len(values), 1000):
+        query = select(*(table.c[c] for c in _STORED)).where(
+            table.c[column].in_(values[i : i + 1000])
+        )
+        found.extend(dict(r) for r in session.execute(query).mappings())
+    return found
+
+
+def _import_batch(
+    session: Session,
+    rows: list[tuple[int, Row | LineError]],
+    seen: SeenKeys,
+    report: ImportReport,
+) -> None:
+    checked: list[tuple[int, dict[str, str | bool | None]]] = []
     for line, row in rows:
-        try:
-            values = check_row(row)
-            sid = str(values["seller_id"])
-            if sid in seen:
-                raise ValueError(f"seller_id {sid!r} already given on line {seen[sid]}")
-            owner = by_channel.get(str(values["channel_id"]))
-            if owner is not None and owner != sid:
-                raise ValueError(f"channel_id {values['channel_id']!r} belongs to seller {owner!r}")
-        except ValueError as exc:
-            report.errors.append({"line": line, "error": str(exc)})
+        if isinstance(row, LineError):
+            report.rejections.add(line, row.error)
             continue
-        seen[sid] = line
-        channel = str(values["channel_id"])
-        moved = sid in channel_of and channel_of[sid] != channel
-        seller = existing.get(sid)
-        if seller is None:
-            seller = Seller(**values)
-            session.add(seller)
-            existing[sid] = seller
+        try:
+            checked.append((line, check_row(row)))
+        except ValueError as exc:
+            report.rejections.add(line, str(exc))
+    if not checked:
+        return
+    sids = [str(v["seller_id"]) for _, v in checked]
+    earlier = seen.first_lines(SeenKeys.fingerprints(sids)).tolist()
+    # every stored seller these rows can touch: by their ids and by the channels they claim
+    current = {str(s["seller_id"]): s for s in _stored(session, "seller_id", sids)}
+    channels = [str(v["channel_id"]) for _, v in checked]
+    current.update({str(s["seller_id"]): s for s in _stored(session, "channel_id", channels)})
+    by_channel = {str(s["channel_id"]): sid for sid, s in current.items()}
+    given: dict[str, int] = {}  # seller id -> line, in this batch
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    for (line, values), first in zip(checked, earlier, strict=True):
+        sid, channel = str(values["seller_id"]), str(values["channel_id"])
+        first = first or given.get(sid, 0)
+        if first:
+            report.rejections.add(line, f"seller_id {sid!r} already given on line {first}")
+            continue
+        owner = by_channel.get(channel)
+        if owner is not None and owner != sid:
+            report.rejections.add(line, f"channel_id {channel!r} belongs to seller {owner!r}")
+            continue
+        given[sid] = line
+        stored = current.get(sid)
+        if stored is None:
+            new: dict[str, object] = {"nudges_opt_out": False, **values}
+            inserts.append(new)
             report.created += 1
         else:
-            changed = False
-            for key, value in values.items():
-                if getattr(seller, key) != value:
-                    setattr(seller, key, value)
-                    changed = True
-            if changed:
+            new = {**stored, **values}
+            if new != stored:
+                updates.append(new)
                 report.updated += 1
             else:
                 report.unchanged += 1
-        if sid in channel_of:
-            by_channel.pop(channel_of[sid], None)
+            if by_channel.get(str(stored["channel_id"])) == sid:
+                del by_channel[str(stored["channel_id"])]
         by_channel[channel] = sid
-        channel_of[sid] = channel
-        if moved:
-            # Written at once: a later row may take the channel this seller just left, and
-            # channel_id is unique in the database.
-            session.flush()
-    session.flush()
-    return report
+        current[sid] = new
+    # Updates first, in file order: a row may take a channel that a row above it left, and
+    # channel_id is unique (a new seller never frees a channel, so inserts can come last).
+    if updates:
+        session.execute(update(Seller), updates)
+    if inserts:
+        session.execute(insert(Seller), inserts)
+    seen.add(SeenKeys.fingerprints(given), list(given.values()))
 
 
 def seller_for_channel(session: Session, *, channel_id: str) -> Seller | None:

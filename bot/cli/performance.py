@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from routing.performance.metrics_import import ImportReport
 
 
 def _config(settings: Any) -> Any:
@@ -31,6 +34,10 @@ def _day(value: str | None) -> date | None:
         raise fail(f"--date {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def _metrics_counts(report: ImportReport) -> str:
+    return f"{report.imported} rows imported, {report.rejected} rejected"
+
+
 def register(app: typer.Typer) -> None:
     metrics = typer.Typer(help="Daily seller metrics.", no_args_is_help=True)
     perf = typer.Typer(help="Seller performance evaluations.", no_args_is_help=True)
@@ -46,12 +53,16 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Import daily metrics; a day imported again replaces it. Bad rows are reported by
-        line (by result row with --sql) and the rest imported; exit 1 if any was rejected."""
+        line (by result row with --sql) and the rest imported. Exit 0: all imported; 1: some
+        rows rejected; 2: nothing imported (the file or query itself is wrong)."""
         from bot.cli import database, fail, settings_of
+        from bot.cli.sellers import show_errors
+        from bot.terminal import Progress
         from routing.performance.metrics_import import (
             MetricsFileError,
-            import_metrics_csv,
+            import_metrics_rows,
             import_metrics_sql,
+            open_metrics_csv,
         )
 
         if (path is None) == (sql is None):
@@ -60,16 +71,32 @@ def register(app: typer.Typer) -> None:
             raise fail("--sql needs --query FILE.sql")
         now = datetime.now(UTC)
         try:
-            with database(settings_of(ctx)) as session:
-                if path is not None:
-                    report = import_metrics_csv(session, path=path, now=now)
-                else:
-                    assert query is not None and sql is not None
-                    try:
-                        query_text = query.read_text("utf-8")
-                    except OSError as exc:
-                        raise fail(f"{query}: cannot read ({exc.strerror})") from exc
-                    report = import_metrics_sql(session, url=sql, query=query_text, now=now)
+            if path is not None:
+                source = open_metrics_csv(path)  # a bad file is told before the database opens
+                with source, Progress("metrics import", total=source.size, unit="bytes") as bar:
+
+                    def tick(report: ImportReport) -> None:
+                        bar.update(source.bytes_read, _metrics_counts(report))
+
+                    with database(settings_of(ctx)) as session:
+                        report = import_metrics_rows(session, rows=source, now=now, progress=tick)
+                    bar.done(_metrics_counts(report))
+            else:
+                assert query is not None and sql is not None
+                try:
+                    query_text = query.read_text("utf-8")
+                except OSError as exc:
+                    raise fail(f"{query}: cannot read ({exc.strerror})") from exc
+                with Progress("metrics import", unit="rows", every=100_000) as bar:
+
+                    def tick_rows(report: ImportReport, rows: int) -> None:
+                        bar.update(rows, _metrics_counts(report))
+
+                    with database(settings_of(ctx)) as session:
+                        report = import_metrics_sql(
+                            session, url=sql, query=query_text, now=now, progress=tick_rows
+                        )
+                    bar.done(_metrics_counts(report))
         except MetricsFileError as exc:
             raise fail(str(exc)) from exc
         if as_json:
@@ -77,14 +104,11 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(
                 f"{report.imported} rows imported ({report.sellers} sellers, "
-                f"{report.first_day} to {report.last_day}), {len(report.errors)} rejected, "
+                f"{report.first_day} to {report.last_day}), {report.rejected} rejected, "
                 f"{report.rows_per_second:.0f} rows/s"
             )
-            for err in report.errors[:50]:
-                typer.echo(f"  line {err['line']}: {err['error']}", err=True)
-            if len(report.errors) > 50:
-                typer.echo(f"  … and {len(report.errors) - 50} more (--json lists all)", err=True)
-        if report.errors:
+            show_errors(report.errors, report.rejected)
+        if report.rejected:
             raise typer.Exit(1)
 
     @metrics.command("sample")
@@ -97,9 +121,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Write a realistic directory and metrics history (same seed, same files)."""
+        from bot.terminal import Progress
         from routing.performance.sample import write_sample
 
-        info = write_sample(out, sellers=sellers, days=days, seed=seed, end=_day(end))
+        last = _day(end)
+        with Progress("metrics sample") as progress:
+            progress.step(f"writing {sellers} sellers x {days} days to {out}")
+            info = write_sample(out, sellers=sellers, days=days, seed=seed, end=last)
+            progress.done(f"{info.rows} rows")
         if as_json:
             typer.echo(json.dumps(info.to_json()))
             return
@@ -119,15 +148,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate every seller for one day (and keep a weekly evaluation on the weekly day)."""
         from bot.cli import database, fail, settings_of
+        from bot.terminal import Progress
         from routing.performance import evaluate
 
         settings = settings_of(ctx)
         config = _config(settings)
-        with database(settings) as session:
-            day = _day(day_opt) or evaluate.latest_metrics_day(session)
+        asked = _day(day_opt)
+        with Progress("perf evaluate") as progress, database(settings) as session:
+            day = asked or evaluate.latest_metrics_day(session)
             if day is None:
                 raise fail("no metrics imported yet: run `comptoir metrics import` first")
+            progress.step(f"evaluating every seller for {day}")
             run = evaluate.evaluate_all(session, day=day, config=config)
+            progress.done(f"{run.sellers} sellers in {run.seconds:.2f} s")
         if as_json:
             typer.echo(json.dumps(run.to_json(), ensure_ascii=False))
             return

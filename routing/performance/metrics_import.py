@@ -7,11 +7,9 @@ line and the good rows still go in.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import repeat
@@ -23,6 +21,7 @@ from sqlalchemy import Table, delete, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from routing.csv_stream import CsvFileError, CsvSource, LineError, Rejections, SeenKeys
 from routing.db import make_engine
 from routing.models import MetricsDaily, Seller
 from routing.performance import metrics_bulk
@@ -58,11 +57,10 @@ _MEAN_OF = {
     "response_hours": "customer_messages",
     "rating_mean": "ratings_count",
 }
-BATCH = 5000
-CHUNK = 50_000
+BATCH = 5000  # rows checked (numpy) and written (one bulk statement) together
 
 
-class MetricsFileError(ValueError):
+class MetricsFileError(CsvFileError):
     """The source as a whole cannot be read as metrics (not a row problem)."""
 
 
@@ -73,7 +71,16 @@ class ImportReport:
     first_day: date | None = None
     last_day: date | None = None
     seconds: float = 0.0
-    errors: list[dict[str, object]] = field(default_factory=list)
+    rejections: Rejections = field(default_factory=Rejections)
+
+    @property
+    def errors(self) -> list[dict[str, object]]:
+        """The first rejected rows (all of them up to KEPT_ERRORS), by line."""
+        return self.rejections.kept
+
+    @property
+    def rejected(self) -> int:
+        return self.rejections.count
 
     @property
     def rows_per_second(self) -> float:
@@ -82,13 +89,14 @@ class ImportReport:
     def to_json(self) -> dict[str, object]:
         return {
             "imported": self.imported,
-            "rejected": len(self.errors),
+            "rejected": self.rejected,
             "sellers": self.sellers,
             "first_day": self.first_day.isoformat() if self.first_day else None,
             "last_day": self.last_day.isoformat() if self.last_day else None,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second),
             "errors": self.errors,
+            "errors_not_listed": self.rejected - len(self.errors),
         }
 
 
@@ -164,48 +172,46 @@ def _mean(raw: Any, name: str) -> float | None:
     return value
 
 
-def read_metrics_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line, row) pairs; the header is line 1, as a person counts in an editor."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise MetricsFileError(f"{path}: cannot read ({exc.strerror})") from exc
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MetricsFileError(f"{path}: not UTF-8 text") from exc
-    reader = csv.reader(io.StringIO(content))
-    header = [h.strip() for h in next(reader, [])]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise MetricsFileError(f"{path}: missing column(s) {', '.join(missing)}")
-    width = len(header)
-    return _csv_rows(reader, header, width)
+def open_metrics_csv(path: Path) -> CsvSource:
+    """The file, header checked, rows read one at a time (see routing.csv_stream)."""
+    return CsvSource(path, required=COLUMNS, error=MetricsFileError)
 
 
-def _csv_rows(reader: Any, header: list[str], width: int) -> Iterator[tuple[int, dict[str, str]]]:
-    for fields in reader:
-        line = reader.line_num
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue
-        if len(fields) != width:
-            yield line, {"__error__": f"{len(fields)} fields where the header has {width}"}
-            continue
-        yield line, dict(zip(header, fields, strict=True))
+Progress = Callable[[ImportReport, int], None]  # (report so far, bytes or rows read)
 
 
-def import_metrics_csv(session: Session, *, path: Path, now: datetime) -> ImportReport:
-    return import_metrics_rows(session, rows=read_metrics_csv(path), now=now)
+def import_metrics_csv(
+    session: Session,
+    *,
+    path: Path,
+    now: datetime,
+    progress: Progress | None = None,
+    batch: int = BATCH,
+) -> ImportReport:
+    with open_metrics_csv(path) as source:
+        tick = None if progress is None else (lambda r: progress(r, source.bytes_read))
+        return import_metrics_rows(session, rows=source, now=now, progress=tick, batch=batch)
 
 
-def import_metrics_sql(session: Session, *, url: str, query: str, now: datetime) -> ImportReport:
+def import_metrics_sql(
+    session: Session,
+    *,
+    url: str,
+    query: str,
+    now: datetime,
+    progress: Progress | None = None,
+    batch: int = BATCH,
+) -> ImportReport:
     """Run `query` on any SQLAlchemy database; it must return the CSV's columns (by name).
-    Errors name the result row (1 = the first row returned)."""
+    Errors name the result row (1 = the first row returned). The result is streamed (a
+    server-side cursor where the driver has one), `batch` rows at a time."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             try:
-                result = conn.execute(text(query))
+                result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+                    text(query)
+                )
             except Exception as exc:
                 raise MetricsFileError(
                     f"the query failed: {exc.__class__.__name__}: {exc}"
@@ -214,87 +220,139 @@ def import_metrics_sql(session: Session, *, url: str, query: str, now: datetime)
             if missing:
                 raise MetricsFileError(f"the query does not return column(s) {', '.join(missing)}")
             rows = ((i, dict(m)) for i, m in enumerate(result.mappings(), start=1))
-            return import_metrics_rows(session, rows=rows, now=now)
+            # every row read is by then imported or rejected
+            tick = None if progress is None else (lambda r: progress(r, r.imported + r.rejected))
+            return import_metrics_rows(session, rows=rows, now=now, progress=tick, batch=batch)
     finally:
         engine.dispose()
 
 
 def import_metrics_rows(
-    session: Session, *, rows: Iterable[tuple[int, Mapping[str, Any]]], now: datetime
+    session: Session,
+    *,
+    rows: Iterable[tuple[int, Mapping[str, Any] | LineError]],
+    now: datetime,
+    progress: Callable[[ImportReport], None] | None = None,
+    batch: int = BATCH,
 ) -> ImportReport:
-    """Check every row, then upsert the good ones. Checks run on chunks of rows with numpy;
-    only the rows they flag are checked one by one (to word the error)."""
+    """Check and upsert rows `batch` at a time, so memory holds one batch whatever the
+    source's size. Checks run on the batch with numpy; only the rows they flag are checked
+    one by one (to word the error)."""
     started = time.perf_counter()
-    report = ImportReport()
-    known = set(session.scalars(select(Seller.seller_id)))
-    today = now.date()
-    seen: dict[tuple[str, str], int] = {}
-    good: list[tuple[Any, ...]] = []
-    stamp = now.astimezone(UTC).replace(tzinfo=None)
-    chunk: list[tuple[int, Mapping[str, Any]]] = []
+    state = _Import(session, now=now, report=ImportReport())
+    pending: list[tuple[int, Mapping[str, Any] | LineError]] = []
     for item in rows:
-        chunk.append(item)
-        if len(chunk) >= CHUNK:
-            _check_chunk(chunk, known, today, seen, stamp, good, report)
-            chunk = []
-    _check_chunk(chunk, known, today, seen, stamp, good, report)
-    if not metrics_bulk.write_rows(session, good):
-        for i in range(0, len(good), BATCH):
-            batch = [dict(zip(metrics_bulk.STORED, r, strict=True)) for r in good[i : i + BATCH]]
-            for b in batch:
-                b["day"] = date.fromisoformat(b["day"])
-                b["imported_at"] = now
-            _upsert(session, batch)
-    report.imported = len(good)
-    report.sellers = len({r[0] for r in good})
-    if good:
-        report.first_day = date.fromisoformat(min(r[1] for r in good))
-        report.last_day = date.fromisoformat(max(r[1] for r in good))
-    report.errors.sort(key=lambda e: int(str(e["line"])))
-    report.seconds = time.perf_counter() - started
-    return report
+        pending.append(item)
+        if len(pending) >= batch:
+            state.batch(pending)
+            pending = []
+            if progress is not None:
+                progress(state.report)
+    state.batch(pending)
+    state.report.seconds = time.perf_counter() - started
+    if progress is not None:
+        progress(state.report)
+    return state.report
 
 
-def _check_chunk(
-    chunk: list[tuple[int, Mapping[str, Any]]],
-    known: set[str],
-    today: date,
-    seen: dict[tuple[str, str], int],
-    stamp: datetime,
-    good: list[tuple[Any, ...]],
-    report: ImportReport,
-) -> None:
-    if not chunk:
-        return
-    records = [r for _, r in chunk]
-    suspect, sids, days, cols = metrics_bulk.vector_check(records, today=today)
-    counts = [np.nan_to_num(cols[c]).astype(np.int64).tolist() for c in COUNTS]
-    means = [[None if x != x else x for x in cols[c].tolist()] for c in MEANS]
-    fast = list(zip(sids, days, *counts, *means, repeat(stamp, len(chunk)), strict=True))
-    flagged = suspect.tolist()
-    for i, (line, row) in enumerate(chunk):
-        try:
-            if flagged[i] or "__error__" in row:
-                if "__error__" in row:
-                    raise ValueError(str(row["__error__"]))
-                values = check_metrics_row(row, today=today)  # words the error, or accepts
-                sid, day = values["seller_id"], values["day"].isoformat()
-                stored = (
-                    sid, day, *(values[c] for c in COUNTS), *(values[c] for c in MEANS), stamp
-                )  # fmt: skip
-            else:
-                stored = fast[i]
-                sid, day = sids[i], days[i]
+class _Import:
+    """What one import carries from batch to batch: a few bytes a row at most."""
+
+    def __init__(self, session: Session, *, now: datetime, report: ImportReport) -> None:
+        self.session = session
+        self.now = now
+        self.today = now.date()
+        self.stamp = now.astimezone(UTC).replace(tzinfo=None)
+        self.report = report
+        self.days = SeenKeys()  # (seller, day) of earlier batches: "given twice in one file"
+        self.sellers = SeenKeys()  # for the report's count of distinct sellers
+
+    def batch(self, rows: list[tuple[int, Mapping[str, Any] | LineError]]) -> None:
+        errors: list[tuple[int, str]] = []
+        checked = self._checked(rows, errors)
+        known = self._known({c[1][0] for c in checked})
+        earlier = self.days.first_lines(
+            SeenKeys.fingerprints((c[1][0], c[1][1]) for c in checked)
+        ).tolist()
+        given: dict[tuple[str, str], int] = {}
+        good: list[tuple[Any, ...]] = []
+        for (line, stored), first in zip(checked, earlier, strict=True):
+            sid, day = stored[0], stored[1]
             if sid not in known:
-                raise ValueError(f"unknown seller {sid!r} (not in the directory)")
-            first = seen.get((sid, day))
-            if first is not None:
-                raise ValueError(f"seller {sid!r} on {day} already given on line {first}")
-        except ValueError as exc:
-            report.errors.append({"line": line, "error": str(exc)})
-            continue
-        seen[(sid, day)] = line
-        good.append(stored)
+                errors.append((line, f"unknown seller {sid!r} (not in the directory)"))
+                continue
+            first = first or given.get((sid, day), 0)
+            if first:
+                errors.append((line, f"seller {sid!r} on {day} already given on line {first}"))
+                continue
+            given[(sid, day)] = line
+            good.append(stored)
+        for line, error in sorted(errors):
+            self.report.rejections.add(line, error)
+        if not good:
+            return
+        self._write(good)
+        self.days.add(SeenKeys.fingerprints(given), list(given.values()))
+        sellers = np.unique(SeenKeys.fingerprints({r[0] for r in good}))
+        new = sellers[self.sellers.first_lines(sellers) == 0]
+        self.sellers.add(new, np.ones(len(new), dtype=np.int64))
+        report = self.report
+        report.imported += len(good)
+        report.sellers += len(new)
+        first_day = date.fromisoformat(min(r[1] for r in good))
+        last_day = date.fromisoformat(max(r[1] for r in good))
+        report.first_day = min(report.first_day or first_day, first_day)
+        report.last_day = max(report.last_day or last_day, last_day)
+
+    def _checked(
+        self, rows: list[tuple[int, Mapping[str, Any] | LineError]], errors: list[tuple[int, str]]
+    ) -> list[tuple[int, tuple[Any, ...]]]:
+        """(line, stored values) of the rows that pass the row checks; the others in errors."""
+        records: list[tuple[int, Mapping[str, Any]]] = []
+        for line, row in rows:
+            if isinstance(row, LineError):
+                errors.append((line, row.error))
+            else:
+                records.append((line, row))
+        if not records:
+            return []
+        today, stamp = self.today, self.stamp
+        suspect, sids, days, cols = metrics_bulk.vector_check([r for _, r in records], today=today)
+        counts = [np.nan_to_num(cols[c]).astype(np.int64).tolist() for c in COUNTS]
+        means = [[None if x != x else x for x in cols[c].tolist()] for c in MEANS]
+        fast = list(zip(sids, days, *counts, *means, repeat(stamp, len(records)), strict=True))
+        checked: list[tuple[int, tuple[Any, ...]]] = []
+        for flagged, (line, row), stored in zip(suspect.tolist(), records, fast, strict=True):
+            if flagged:
+                try:
+                    values = check_metrics_row(row, today=today)  # words the error, or accepts
+                except ValueError as exc:
+                    errors.append((line, str(exc)))
+                    continue
+                stored = (
+                    values["seller_id"], values["day"].isoformat(),
+                    *(values[c] for c in COUNTS), *(values[c] for c in MEANS), stamp,
+                )  # fmt: skip
+            checked.append((line, stored))
+        return checked
+
+    def _known(self, sids: set[str]) -> set[str]:
+        """Which of these seller ids the directory has (asked per batch, not all kept)."""
+        wanted = sorted(sids)
+        known: set[str] = set()
+        for i in range(0, len(wanted), 1000):
+            query = select(Seller.seller_id).where(Seller.seller_id.in_(wanted[i : i + 1000]))
+            known.update(self.session.scalars(query))
+        return known
+
+    def _write(self, good: list[tuple[Any, ...]]) -> None:
+        if metrics_bulk.write_rows(self.session, good):
+            return
+        batch = [dict(zip(metrics_bulk.STORED, r, strict=True)) for r in good]
+        for b in batch:
+            b["day"] = date.fromisoformat(b["day"])
+            b["imported_at"] = self.now
+        _upsert(self.session, batch)
 
 
 _VALUE_COLUMNS = (*COUNTS, *MEANS, "imported_at")
