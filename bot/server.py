@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+LOOP_TIMEOUT_SECONDS = 1
 
 
 def make_wsgi(
@@ -51,7 +53,8 @@ def _health(
         status = "200 OK" if report.get("ok") else "503 Service Unavailable"
     except Exception as exc:  # the probe must answer, not crash the worker
         logger.exception("health check failed")
-        report, status = {"ok": False, "error": type(exc).__name__}, "503 Service Unavailable"
+        report = {"ok": False, "reason": f"health check failed: {type(exc).__name__}"}
+        status = "503 Service Unavailable"
     body = json.dumps(report).encode()
     start_response(
         status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -65,9 +68,16 @@ class HttpServer:
     def __init__(
         self, wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 4
     ) -> None:
-        # waitress's select loop wakes this often to notice a stop request
+        # waitress's select loop wakes this often to notice a stop request. Whole seconds:
+        # waitress casts the value to int, and 0.1 became 0, a select() that never slept (a
+        # whole core busy at idle).
         self._server: Any = create_server(
-            wsgi, host=host, port=port, threads=threads, ident="comptoir", asyncore_loop_timeout=0.1
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="comptoir",
+            asyncore_loop_timeout=LOOP_TIMEOUT_SECONDS,
         )
         self.host = host
         self._thread: threading.Thread | None = None
@@ -95,9 +105,12 @@ class HttpServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._server.task_dispatcher.shutdown()
-        wasyncore.close_all(self._server._map)
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
+            # the loop closes its own sockets when the trigger wakes it: it ends now, not at
+            # its next timeout (up to a second)
+            self._server.trigger.pull_trigger(partial(wasyncore.close_all, self._server._map))
             self._thread.join(timeout)
+        wasyncore.close_all(self._server._map)
 
     def __enter__(self) -> HttpServer:
         return self
