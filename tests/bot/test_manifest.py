@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
+from slack_sdk import WebClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import slack_payloads as sp
+from bot.outbox import Outbox
 from bot.slack_standin import UPLOAD_URL_METHOD, SlackStandin
+from routing import outbox_store
+from routing.db import transaction, utcnow
 from tests.bot.conftest import SHOP_FR, SHOP_NO_AM, SQLITE_ONLY, TRIAGE, Bot
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
@@ -26,6 +32,15 @@ DIGEST_METHOD_SCOPE = {
     "conversations.open": "im:write",
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
+}
+# looking for a post whose outcome was lost before sending it again (bot.outbox): each method
+# needs the history scope of the conversation it reads, and the bot posts in public and private
+# channels and in DMs; never in a group DM, so mpim:history is not asked for
+LOOKUP_METHOD_SCOPES = {
+    "conversations.history": {"channels:history", "groups:history", "im:history"},
+    "conversations.replies": {"channels:history", "groups:history", "im:history"},
+    "conversations.open": {"im:write"},  # a DM's D… id, to read it
+    "auth.test": set(),  # which messages are this app's
 }
 # only with COMPTOIR_STAFF_USERGROUP: documented in the manifest, not in its default scopes
 OPTIONAL_METHOD_SCOPE = {"usergroups.users.list": "usergroups:read"}
@@ -73,6 +88,7 @@ def test_manifest_scopes_are_the_ones_used(bot: Bot) -> None:
     assert used == set(METHOD_SCOPE), f"unexpected or unused methods: {used ^ set(METHOD_SCOPE)}"
     needed = {METHOD_SCOPE[m] for m in used} - {None}
     needed |= set(DIGEST_METHOD_SCOPE.values())
+    needed |= set().union(*LOOKUP_METHOD_SCOPES.values())
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
     needed |= {EVENT_SCOPE[e] for e in events} - {None}
     commands = manifest["features"]["slash_commands"]
@@ -106,6 +122,42 @@ def test_the_digest_chart_needs_exactly_its_two_scopes(slack: SlackStandin) -> N
     assert used == set(DIGEST_METHOD_SCOPE), used
     scopes = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
     assert set(DIGEST_METHOD_SCOPE.values()) <= scopes
+
+
+@SQLITE_ONLY
+def test_looking_for_a_lost_post_needs_exactly_the_history_scopes(
+    slack: SlackStandin, session_factory: sessionmaker[Session]
+) -> None:
+    """A post in a channel, in a thread and in a DM, each timed out after Slack took it: the
+    lookups before posting again use the methods LOOKUP_METHOD_SCOPES lists, granted."""
+    client = WebClient(
+        token=slack.token,
+        base_url=slack.url,
+        timeout=0.3,  # type: ignore[arg-type]  # urllib takes fractions of a second
+        retry_handlers=[],
+    )
+    outbox = Outbox(session_factory, client)
+    t0 = utcnow()
+    with transaction(session_factory) as s:
+        for payload in (
+            {"channel": TRIAGE, "text": "card"},
+            {"channel": TRIAGE, "thread_ts": "1765000000.000100", "text": "alert"},
+            {"channel": "U0LEAD00001", "text": "Level 3"},
+        ):
+            outbox_store.enqueue(
+                s, method="chat.postMessage", payload=payload, ordering_key=None, now=t0
+            )
+    slack.slow_next(3, seconds=1.0, methods=["chat.postMessage"])
+    assert outbox.deliver_due(now=t0).retried == 3
+    slack.wait_for(lambda: len(slack.posts()) == 3)
+    assert outbox.deliver_due(now=t0 + timedelta(seconds=5)).sent == 3
+    assert len(slack.requests("chat.postMessage")) == 3  # found, not posted again
+
+    used = {c.method for c in slack.requests()} - {"chat.postMessage"}
+    assert used == set(LOOKUP_METHOD_SCOPES), used
+    scopes = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
+    assert set().union(*LOOKUP_METHOD_SCOPES.values()) <= scopes
+    assert "mpim:history" not in scopes
 
 
 def test_the_staff_usergroup_scope_is_documented_as_optional() -> None:
