@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from slack_bolt import App
 from slack_sdk import WebClient
-from sqlalchemy import update
+from sqlalchemy import Engine, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import slack_payloads as sp
 from bot.inbox import DispatchError, InboxWorker, bolt_dispatcher, wants_worker
 from bot.slack_standin import SlackStandin
 from routing import inbox_store
-from routing.db import make_engine, make_sessionmaker, transaction, utcnow
+from routing.db import make_engine, make_sessionmaker, transaction, transient, utcnow
 from routing.models import InboxEvent, OutboxMessage, Seller, SlackEvent
 from tests.bot.conftest import AGENT, SECRET, SHOP_FR, Bot, poll
 
@@ -306,3 +308,114 @@ def test_the_purge_deletes_handled_deliveries_past_retention_in_batches_and_keep
     assert left == {late: "done", failed: "failed", queued: "queued"}
     assert not set(ids) & set(left)
     assert inbox_store.purge_done(session_factory, before=t0 + timedelta(days=1)) == 0
+
+
+# ---- leases that match the work (issue 9): heartbeat, a busy database, no silent failure ----
+
+
+def test_a_heartbeat_keeps_the_lease_while_a_slow_listener_runs(
+    session_factory: sessionmaker[Session],
+) -> None:
+    [event_id] = _store(session_factory, 1)
+    now = utcnow()
+    taken_over: list[str] = []
+    other = InboxWorker(
+        session_factory, lambda body: taken_over.append(body["event_id"]), clock=lambda: now
+    )
+
+    def slow(body: dict[str, Any]) -> None:  # 80 s of work under a 60 s lease
+        nonlocal now
+        now += timedelta(seconds=40)
+        assert worker.renew_leases() == []  # what the heartbeat thread does every 20 s
+        now += timedelta(seconds=40)
+        assert other.drain() == 0  # the lease started again 40 s ago: still this worker's
+
+    worker = InboxWorker(
+        session_factory,
+        slow,
+        lease=timedelta(seconds=60),
+        heartbeat=timedelta(0),  # no thread: this test beats by hand
+        clock=lambda: now,
+    )
+    assert worker.drain() == 1
+    row = _status(session_factory, event_id)
+    assert (row.status, row.attempts, taken_over) == ("done", 1, [])
+
+
+def test_the_heartbeat_thread_renews_the_lease_of_the_message_in_hand(
+    session_factory: sessionmaker[Session],
+) -> None:
+    [event_id] = _store(session_factory, 1)
+    start = utcnow()
+    now = start
+
+    def slow(body: dict[str, Any]) -> None:
+        nonlocal now
+        now = start + timedelta(seconds=40)
+        # the thread beats every 50 ms (of real time) and renews with the worker's clock
+        poll(lambda: _status(session_factory, event_id).claimed_at == now, what="lease renewed")
+
+    worker = InboxWorker(
+        session_factory,
+        slow,
+        lease=timedelta(seconds=60),
+        heartbeat=timedelta(milliseconds=50),
+        clock=lambda: now,
+    )
+    assert worker.drain() == 1
+    assert _status(session_factory, event_id).status == "done"
+
+
+def test_a_lease_is_longer_than_its_heartbeat(session_factory: sessionmaker[Session]) -> None:
+    with pytest.raises(ValueError, match="heartbeat"):
+        InboxWorker(
+            session_factory, print, lease=timedelta(seconds=3), heartbeat=timedelta(seconds=3)
+        )
+    with pytest.raises(ValueError, match="lease"):
+        InboxWorker(session_factory, print, lease=timedelta(0))
+
+
+@contextmanager
+def _hold_the_seller_directory(engine: Engine) -> Iterator[None]:
+    """A transaction of a frozen process that holds what answering needs: on SQLite the
+    database's write lock, on PostgreSQL the sellers table."""
+    with engine.connect() as conn, conn.begin():
+        if engine.dialect.name == "sqlite":
+            conn.execute(update(Seller).values(name=Seller.name))
+        else:
+            conn.execute(text("LOCK TABLE sellers IN ACCESS EXCLUSIVE MODE"))
+        yield
+
+
+def test_a_database_held_by_a_frozen_transaction_never_fails_a_message_for_good(
+    start_bot: Callable[..., Bot], migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "database is locked" (SQLite) or a statement timeout (PostgreSQL) is retried as often as
+    it comes, without using up the attempts; the message is answered, once, when it clears."""
+    monkeypatch.setenv("COMPTOIR_DB_STATEMENT_TIMEOUT_SECONDS", "0.3")
+    bot = start_bot(inbox=False)
+    worker = bot.runtime.inbox_worker
+    worker.retry_delay = timedelta(0)
+    body = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
+    assert bot.send(body).status_code == 200
+    frozen = make_engine(migrated_url)
+    try:
+        with _hold_the_seller_directory(frozen):
+            assert worker.drain(limit=5) == 5  # more attempts than max_attempts (3)
+            row = _status(bot.factory, body["event_id"])
+            assert (row.status, row.attempts) == ("retry", 5)
+            assert row.last_error is not None and (
+                "locked" in row.last_error or "statement timeout" in row.last_error
+            )
+    finally:
+        frozen.dispose()
+    assert worker.drain() == 1
+    assert _status(bot.factory, body["event_id"]).status == "done"
+    bot.slack.wait_for(lambda: bot.slack.posts(thread_ts=body["event"]["ts"]))
+    assert len(bot.slack.posts(thread_ts=body["event"]["ts"])) == 1
+
+
+def test_a_wrong_query_is_not_a_busy_database(session_factory: sessionmaker[Session]) -> None:
+    with session_factory() as s, pytest.raises(DBAPIError) as caught:
+        s.execute(text("SELECT * FROM no_such_table"))
+    assert not transient(caught.value)  # retrying it forever would help nobody
