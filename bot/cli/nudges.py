@@ -60,26 +60,41 @@ def register(app: typer.Typer) -> None:
         day: str | None = typer.Option(None, "--date", help="YYYY-MM-DD (default: today)"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """The nudges the weekly job would post (sellers already nudged that week excluded)."""
+        """The nudges the weekly job would post (sellers already nudged that week excluded).
+
+        Exit 2 for a seller id that is not in the directory; a known seller with nothing to
+        post is exit 0, and the text output says why there is nothing.
+        """
         from bot.cli import database, fail, settings_of
         from bot.cli.kb import open_knowledge_base
         from knowledge.types import EmptyIndexError
+        from routing.models import Seller
 
         settings = settings_of(ctx)
         config = _config(settings)
+        when = _day(day, config)
         kb = open_knowledge_base(settings)
         try:
             with database(settings, write=False) as session:
-                items = preview_nudges(
-                    session, kb=kb, config=config, day=_day(day, config), seller_id=seller
-                )
+                known = session.get(Seller, seller) if seller is not None else None
+                if seller is not None and known is None:
+                    raise fail(f"unknown seller {seller} (not in the seller directory)")
+                opted_out = known is not None and known.nudges_opt_out
+                items = preview_nudges(session, kb=kb, config=config, day=when, seller_id=seller)
         except EmptyIndexError as exc:  # a nudge quotes a guideline: none without the index
             raise fail(f"{exc} (run `comptoir kb ingest FOLDER`)") from exc
         if as_json:
             typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
             return
-        if not items:
-            typer.echo("no nudge to post")
+        if not items and opted_out:
+            typer.echo(f"no nudge to post: {seller} has opted out of nudges")
+        elif not items and seller is not None:
+            typer.echo(
+                f"no nudge to post to {seller} for the week of {when.isoformat()}: "
+                "already nudged that week, no recent evaluation, or nothing to say"
+            )
+        elif not items:
+            typer.echo(f"no nudge to post for the week of {when.isoformat()}")
         for item in items:
             typer.echo(f"── {item['channel']} ({item['nudge']['seller_id']})")
             typer.echo(item["message"]["text"])
@@ -93,18 +108,27 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
         chart: Path | None = typer.Option(None, "--chart", help="write the chart PNG here"),
     ) -> None:
-        """The digest this account manager would get (their own sellers only)."""
-        from bot.cli import database, settings_of
-        from routing.digests import build_digest
+        """The digest this account manager would get (their own sellers only).
+
+        Exit 2 when no seller of the directory has this account manager.
+        """
+        from bot.cli import database, fail, settings_of
+        from routing.digests import account_managers, build_digest
 
         settings = settings_of(ctx)
         config = _config(settings)
+        when = _day(day, config)
         now = datetime.now(UTC)
         with database(settings, write=False) as session:
+            if am not in account_managers(session):
+                raise fail(
+                    f"no account manager {am} in the seller directory "
+                    "(the account_manager_id column of `comptoir sellers import`)"
+                )
             digest = build_digest(
                 session,
                 account_manager_id=am,
-                day=_day(day, config),
+                day=when,
                 now=now,
                 config=config,
                 language=settings.staff_language,
