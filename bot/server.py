@@ -18,6 +18,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server, wasyncore
 
+from bot.http_guard import guard_slack_body
+
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -32,7 +34,8 @@ def make_wsgi(
     app: App, *, health: Callable[[], dict[str, Any]] | None = None
 ) -> Callable[..., Iterable[bytes]]:
     """One WSGI callable: Slack's endpoint, a health check, 404 elsewhere."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    # only a body of Slack's size and shape reaches Bolt: 413 / 400 otherwise (bot.http_guard)
+    slack = guard_slack_body(SlackRequestHandler(app, path=EVENTS_PATH), path=EVENTS_PATH)
 
     def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in {

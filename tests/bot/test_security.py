@@ -82,6 +82,31 @@ def test_forged_signature_gets_401_and_nothing_is_stored(bot: Bot) -> None:
 
 
 @SQLITE_ONLY
+def test_unsigned_bad_bodies_get_the_same_400_or_413_as_signed_ones(bot: Bot) -> None:
+    """Size and shape are checked before Bolt checks the signature (bot.http_guard says why):
+    an unsigned malformed body gets 400, not 401, and the very reply a signed one gets, so the
+    reply says nothing about the secret; an unsigned well-formed body still gets 401."""
+    url = bot.url + "/slack/events"
+    bad = [
+        (b"[1, 2]", "application/json", 400),
+        (b"payload=nope", "application/x-www-form-urlencoded", 400),
+        (b"{" * (5 * 1024 * 1024), "application/json", 413),
+    ]
+    for body, kind, status in bad:
+        replies = []
+        for secret in (None, "not-the-signing-secret", SECRET):
+            signed = sp.signed_headers(body.decode(), secret) if secret else {}
+            response = httpx.post(url, content=body, headers={"Content-Type": kind, **signed})
+            replies.append((response.status_code, response.content))
+        assert replies == [replies[2]] * 3 and replies[2][0] == status, replies
+    well_formed = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
+    assert sp.deliver(bot.url, well_formed, "not-the-signing-secret").status_code == 401
+    bot.close()
+    with bot.factory() as s:
+        assert s.scalar(select(func.count()).select_from(SlackEvent)) == 0
+
+
+@SQLITE_ONLY
 def test_stale_request_gets_401(bot: Bot) -> None:
     body = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
     six_minutes_ago = int(time.time()) - 6 * 60
