@@ -1,9 +1,11 @@
-"""Slack payloads to plain values. Pure functions: which deliveries are a seller's message."""
+"""Slack payloads to plain values. Pure functions (they only log what they skip): which
+deliveries are a seller's message, which clicks carry an id the database can hold."""
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from routing.conversations import IncomingMessage
@@ -14,6 +16,16 @@ READABLE_SUBTYPES = {None, "file_share", "thread_broadcast"}
 CHANNEL_TYPES = {None, "channel", "group"}  # app_mention carries no channel_type
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 _FILE_FIELDS = ("id", "name", "title", "mimetype", "filetype", "permalink")
+# How much of a seller's message the classifier and the answerer read (COMPTOIR_MAX_MESSAGE_CHARS):
+# their cost grows with the text (the embedding model reads it in 512-token windows), and a
+# support question is said in its first lines; the whole text is stored all the same.
+MAX_MESSAGE_CHARS = 4000
+# Ids in button values and commands end up compared with INTEGER columns: PostgreSQL's holds
+# 32 bits (a larger value is a DataError, SQLite raises OverflowError past 64 bits).
+MAX_ID = 2**31 - 1
+_ID = re.compile(r"[0-9]{1,10}")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,8 @@ class Ignored:
 def parse_message(body: dict[str, Any]) -> IncomingMessage | Ignored:
     event = body.get("event") or {}
     event_id = str(body.get("event_id") or "")
+    if not isinstance(event, dict):  # bot.http_guard refuses these at the door
+        return Ignored(event_id, "message", None, "event is not an object")
     event_type = str(event.get("type") or "message")
     channel = event.get("channel")
 
@@ -44,7 +58,7 @@ def parse_message(body: dict[str, Any]) -> IncomingMessage | Ignored:
         return ignored(f"{event.get('channel_type')} is not a shared channel")
     if not channel or not event.get("ts"):
         return ignored("no channel or ts")
-    files = [{k: f[k] for k in _FILE_FIELDS if k in f} for f in event.get("files") or []]
+    files = _files(event.get("files"), event_id)
     return IncomingMessage(
         event_id=event_id,
         event_type=event_type,
@@ -59,6 +73,58 @@ def parse_message(body: dict[str, Any]) -> IncomingMessage | Ignored:
     )
 
 
+def _files(raw: object, event_id: str) -> list[dict[str, str]]:
+    """The attachments' descriptions; an entry that is not a file object (no string id) is
+    skipped with a log line rather than failing the whole message."""
+    if not raw:
+        return []
+    if not isinstance(raw, list):
+        logger.warning("event %s: files is a %s, not a list; ignored", event_id, type(raw).__name__)
+        return []
+    files = [
+        {k: f[k] for k in _FILE_FIELDS if isinstance(f.get(k), str)}
+        for f in raw
+        if isinstance(f, dict) and isinstance(f.get("id"), str)
+    ]
+    if len(files) < len(raw):
+        logger.warning(
+            "event %s: %d of %d files entries are not file objects; skipped",
+            event_id,
+            len(raw) - len(files),
+            len(raw),
+        )
+    return files
+
+
+def cut_text(text: str, limit: int) -> str:
+    """The first `limit` characters (at a word boundary when one is near the end)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = head.rfind(" ", max(0, limit - 100))
+    return (head[:space] if space > 0 else head).rstrip()
+
+
+def read_part(message: IncomingMessage, limit: int) -> tuple[IncomingMessage, bool]:
+    """The message as the classifier and the answerer see it: its question text cut to
+    `limit` characters; True when something was cut (the seller is told)."""
+    question = message.question_text
+    if len(question) <= limit:
+        return message, False
+    # question_text is the text when there is one, else the files' titles: either way the
+    # cut text stands in for it, and the stored message keeps everything
+    return replace(message, text=cut_text(question, limit)), True
+
+
+def parse_id(raw: object) -> int | None:
+    """A row id from a button value or a command: ASCII digits the database's INTEGER holds;
+    None for anything else (a sign, spaces, "1_0", "١٢", 23 digits)."""
+    if not isinstance(raw, str) or not _ID.fullmatch(raw):
+        return None
+    number = int(raw)
+    return number if number <= MAX_ID else None
+
+
 @dataclass(frozen=True)
 class Click:
     kind: str
@@ -71,9 +137,8 @@ class Click:
 def parse_click(body: dict[str, Any], kind: str) -> Click | None:
     """A feedback button click; None when the value is not a question id (a forged button)."""
     action = (body.get("actions") or [{}])[0]
-    try:
-        question_id = int(action.get("value"))
-    except (TypeError, ValueError):
+    question_id = parse_id(action.get("value"))
+    if question_id is None:
         return None
     container = body.get("container") or {}
     return Click(
@@ -110,17 +175,13 @@ def parse_ticket_action(body: dict[str, Any]) -> TicketAction | None:
     level: int | None = None
     if action.get("type") == "static_select":
         raw_id = str(action.get("block_id") or "").removeprefix("ticket:")
-        try:
-            level = int(str((action.get("selected_option") or {}).get("value")))
-        except (TypeError, ValueError):
-            return None
+        level = parse_id((action.get("selected_option") or {}).get("value"))
         if level not in (1, 2, 3):
             return None
     else:
         raw_id = str(action.get("value") or "")
-    try:
-        ticket_id = int(raw_id)
-    except ValueError:
+    ticket_id = parse_id(raw_id)
+    if ticket_id is None:
         return None
     container = body.get("container") or {}
     user_id = (body.get("user") or {}).get("id")
@@ -156,8 +217,6 @@ def parse_command(text: str) -> Command:
     if name in {"stats", "statistiques"} and not rest:
         return Command("stats")
     if name == "ticket" and len(rest) == 1:
-        try:
-            return Command("ticket", int(rest[0].lstrip("#")))
-        except ValueError:
-            return Command("help")
+        number = parse_id(rest[0].lstrip("#"))
+        return Command("ticket", number) if number is not None else Command("help")
     return Command("help")

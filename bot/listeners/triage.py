@@ -37,7 +37,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
         action = parse_ticket_action(body)
         if action is None:
-            logger.warning("ticket action without a usable ticket id: %r", body.get("actions"))
+            logger.warning("ticket action without a usable ticket id: %.200r", body.get("actions"))
             return
         do_triage_action(deps, action)
 
@@ -45,7 +45,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
         action = parse_ticket_action(body)
         if action is None:
-            logger.warning("satisfaction click without a ticket id: %r", body.get("actions"))
+            logger.warning("satisfaction click without a ticket id: %.200r", body.get("actions"))
             return
         do_satisfaction(deps, action)
 
