@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,14 +38,16 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, sample_kb) -> Path:  # ty
     return data
 
 
-def test_ingest_json_reports_skipped_files(tmp_path: Path) -> None:
+def test_ingest_shows_progress_on_stderr_and_exits_1_when_a_file_is_skipped(
+    tmp_path: Path,
+) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "vacances.md").write_text("# Mode vacances\n\nAu plus 21 jours consécutifs.\n")
     (docs / "broken.md").write_text("---\ntitle: [x\n---\nbody\n")
     out = run(tmp_path, "kb", "ingest", str(docs), "--json")
-    assert out.returncode == 0, out.stderr
-    report = json.loads(out.stdout)
+    assert out.returncode == 1, out.stderr  # done, with a rejected file
+    report = json.loads(out.stdout)  # stdout is the JSON alone
     assert (report["documents"], report["chunks"], report["unchanged"], report["removed"]) == (
         1,
         1,
@@ -53,7 +56,48 @@ def test_ingest_json_reports_skipped_files(tmp_path: Path) -> None:
     )
     assert [Path(s["path"]).name for s in report["skipped"]] == ["broken.md"]
     assert "YAML" in report["skipped"][0]["reason"]
-    assert out.stderr == ""  # no progress bar when stderr is not a terminal
+    # not a terminal: a line when the files are counted, one per file embedded, the skipped named
+    lines = out.stderr.splitlines()
+    assert lines[0] == "ingest: 2 files to read"
+    assert re.fullmatch(r"ingest 2/2 docs/vacances\.md: (\d+)/\1 vectors", lines[1]), lines
+    assert re.fullmatch(r"  skipped .*broken\.md: malformed YAML.*", lines[2]), lines
+    assert len(lines) == 3
+    again = run(tmp_path, "kb", "ingest", str(docs / "vacances.md"))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("0 documents (0 chunks) indexed, 1 unchanged")
+    assert again.stderr == "ingest: 1 files to read\n"  # unchanged files cost no line
+
+
+def test_ingest_of_a_wrong_path_ingests_nothing_and_exits_2(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "vacances.md").write_text("# Mode vacances\n\nAu plus 21 jours consécutifs.\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "scans" / "policy.docx").write_bytes(b"PK")
+    for wrong, says in (
+        ("no/such/folder", "no/such/folder: no such file or folder"),
+        ("empty", "no guideline found in empty"),
+        ("scans", "no guideline found in scans"),
+    ):
+        out = run(tmp_path, "kb", "ingest", str(docs), wrong, "--json")
+        assert out.returncode == 2, out.stderr
+        assert out.stdout == "" and "Traceback" not in out.stderr
+        assert out.stderr.startswith(f"comptoir: {says}") and len(out.stderr.splitlines()) == 1
+        assert out.stderr.rstrip().endswith("; nothing ingested")
+    stats = json.loads(run(tmp_path, "kb", "stats", "--json").stdout)
+    assert stats["documents"] == 0 and stats["last_ingest"] is None
+
+
+def test_ingest_progress_on_a_terminal_is_a_rich_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli.kb import ingest_progress
+    from knowledge.ingest import IngestProgress
+
+    with ingest_progress(rich=True) as progress:
+        progress(IngestProgress(0, 2, "a.md"))
+        progress(IngestProgress(0, 2, "a.md", 32, 90))
+        progress(IngestProgress(2, 2, ""))
+    assert capsys.readouterr().out == ""  # the bar is on stderr, never on stdout
 
 
 def test_stats_json(ingested: Path) -> None:
@@ -86,6 +130,19 @@ def test_ask_batch_from_stdin(ingested: Path) -> None:
 def test_ask_readable_text(ingested: Path) -> None:
     out = run(ingested, "ask", "How long can vacation mode last?")
     assert out.returncode == 0 and "[1] Vacation mode" in out.stdout and "confidence" in out.stdout
+
+
+def test_an_empty_question_is_a_wrong_input(tmp_path: Path) -> None:
+    for question in ("", "   "):
+        out = run(tmp_path, "ask", question)
+        assert out.returncode == 2 and out.stdout == ""
+        assert "the question is empty" in out.stderr
+    # stdin: blank lines between questions are passed over (test_ask_batch_from_stdin),
+    # but stdin without one question is the same wrong input
+    for stdin in ("", "\n  \n"):
+        out = run(tmp_path, "ask", "--json", "-", stdin=stdin)
+        assert out.returncode == 2 and out.stdout == ""
+        assert "no question on stdin" in out.stderr
 
 
 def test_ask_on_an_empty_index_is_a_clear_error(tmp_path: Path) -> None:

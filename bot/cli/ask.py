@@ -29,16 +29,25 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Answer from the guidelines, with sources, or say it cannot."""
+        """Answer from the guidelines, with sources, or say it cannot.
+
+        With "-", blank lines are not questions and are passed over; stdin without a single
+        question, like an empty QUESTION, is an error (exit 2).
+        """
         from bot.cli import fail, settings_of
         from bot.cli.kb import open_knowledge_base
         from knowledge.types import EmptyIndexError
 
+        if question != "-" and not question.strip():
+            raise fail('the question is empty; give one, or "-" to read them from stdin')
         knowledge_base = open_knowledge_base(settings_of(ctx), with_chat_model=True)
-        questions = (line.strip() for line in sys.stdin) if question == "-" else iter([question])
-        for q in questions:
+        # stdin is read a line at a time, so each answer is out before the next is asked
+        lines = (line.strip() for line in sys.stdin) if question == "-" else iter([question])
+        asked = 0
+        for q in lines:
             if not q:
                 continue
+            asked += 1
             try:
                 answer = knowledge_base.answer(q)
             except EmptyIndexError as exc:
@@ -48,3 +57,5 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo(_render(answer))
             sys.stdout.flush()
+        if not asked:
+            raise fail("no question on stdin (one question per line)")
