@@ -304,14 +304,20 @@ class InboxWorker:
 
     def _settle(self, lease: _Lease, outcome: str, error: str = "") -> None:
         """Write the outcome, unless another claim has taken the delivery meanwhile."""
+        event_id, attempt, now = lease.event_id, lease.attempt, self.clock()
         with inbox_store.writes(self.session_factory) as session:
-            keys = {"event_id": lease.event_id, "attempt": lease.attempt, "now": self.clock()}
             if outcome == "done":
-                written = inbox_store.mark_done(session, **keys)
+                written = inbox_store.mark_done(
+                    session, event_id=event_id, attempt=attempt, now=now
+                )
             elif outcome == "retry":
-                written = inbox_store.mark_retry(session, error=error, **keys)
+                written = inbox_store.mark_retry(
+                    session, event_id=event_id, attempt=attempt, error=error, now=now
+                )
             else:
-                written = inbox_store.mark_failed(session, error=error, **keys)
+                written = inbox_store.mark_failed(
+                    session, event_id=event_id, attempt=attempt, error=error, now=now
+                )
         if not written:
             logger.warning(
                 "inbox %s: lease lost before it was marked %s (attempt %d)",

@@ -137,7 +137,8 @@ def transient(exc: BaseException) -> bool:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, DBAPIError) and (
-            current.connection_invalidated or _transient_driver_error(current.orig)
+            current.connection_invalidated
+            or (current.orig is not None and _transient_driver_error(current.orig))
         ):
             return True
         current = current.__cause__ or current.__context__
