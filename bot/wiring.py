@@ -18,6 +18,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -31,6 +32,7 @@ from bot.app import create_app, create_worker_app
 from bot.inbox import InboxWorker, bolt_dispatcher, inbox_middleware
 from bot.listeners import Deps
 from bot.listeners.deps import MessageClassifier, SerialClassifier
+from bot.listeners.giving_up import do_give_up
 from bot.listeners.ticketing import on_card_sent
 from bot.outbox import Outbox, OutboxWorker
 from bot.scheduler import build_scheduler
@@ -164,7 +166,11 @@ def build_runtime(
         settings.ensure_data_dir()
     if run_migrations:
         migrate.upgrade(settings.db_url)
-    engine = make_engine(settings.db_url)
+    engine = make_engine(
+        settings.db_url,
+        statement_timeout=settings.db_statement_timeout_seconds,
+        idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout_seconds,
+    )
     session_factory = make_sessionmaker(engine)
     if answerer is None:
         answerer = open_answerer(settings)
@@ -214,6 +220,8 @@ def build_runtime(
         idle_poll=inbox_idle_poll,
         threads=inbox_threads,
         wake=wake,
+        lease=timedelta(seconds=settings.inbox_lease_seconds),
+        give_up=partial(do_give_up, deps),
     )
     if inbox_thread:
         inbox_worker.start()
