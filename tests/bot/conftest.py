@@ -7,6 +7,7 @@ back from the stand-in, what it stored from the database.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,9 +49,22 @@ def load_fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text())
 
 
+# The bots of the running test whose work the test's own waits drive (see Bot.settle).
+_DRIVEN: list[Bot] = []
+
+
+def settle_bots() -> None:
+    """Do the running bots' background work now, in the test's thread."""
+    for bot in list(_DRIVEN):
+        bot.settle()
+
+
 def poll(probe: Callable[[], T], *, timeout: float = 10.0, what: str = "condition") -> T:
+    """Drive the bots' work, then look; again until `probe()` is truthy or `timeout` passed
+    (the timeout only matters when something is genuinely stuck, or waits for a backoff)."""
     deadline = time.monotonic() + timeout
     while True:
+        settle_bots()
         value = probe()
         if value:
             return value
@@ -190,6 +204,9 @@ class Bot:
     server: HttpServer
     slack: SlackStandin
     closed: bool = False
+    # without background threads, the test's waits do the workers' work (settle)
+    drive_inbox: bool = False
+    drive_outbox: bool = False
 
     @property
     def url(self) -> str:
@@ -242,6 +259,26 @@ class Bot:
             )
             return [(e.kind, e.actor_id) for e in rows]
 
+    def settle(self) -> None:
+        """What the inbox and outbox workers would do by now, done in the calling thread:
+        answer every stored message, deliver every call that is due, until neither moves.
+        A failure is logged and left for the next pass, as the worker threads do."""
+        if self.closed:
+            return
+        for _ in range(50):
+            moved = 0
+            try:
+                if self.drive_inbox:
+                    moved += self.runtime.inbox_worker.drain()
+                if self.drive_outbox:
+                    report = self.runtime.outbox.deliver_due()
+                    moved += report.sent + report.retried + report.failed
+            except Exception:
+                logging.getLogger(__name__).exception("settle: a pass failed; next poll retries")
+                return
+            if not moved:
+                return
+
     def close(self) -> None:
         """Stop serving and wait for running listeners to finish (idempotent)."""
         if self.closed:
@@ -292,11 +329,15 @@ def start_bot(
         classifier: Any = None,
         worker: bool = True,
         inbox: bool = True,
+        threads: bool = False,
         slack_timeout: float = 0.5,
         **runtime_options: Any,
     ) -> Bot:
-        """worker: the outbox worker delivers to Slack; inbox: the inbox worker threads answer
-        stored messages (False: the HTTP side alone, as when no worker process runs)."""
+        """worker: calls queued for Slack are delivered; inbox: stored messages are answered
+        (False: the HTTP side alone, as when no worker process runs). By default that work is
+        done by the test's own waits (`poll`, `slack.wait_for`), deterministically, whatever
+        the machine's load; threads=True runs the real worker threads instead, for the tests
+        about concurrency itself."""
         runtime = build_runtime(
             make_settings(migrated_url, slack, tmp_path, triage_channel=TRIAGE),
             answerer=answerer if answerer is not None else default_answerer(),
@@ -304,20 +345,31 @@ def start_bot(
             run_migrations=False,
             slack_timeout=slack_timeout,
             worker_idle_poll=0.2,
-            inbox_thread=inbox,
+            inbox_thread=inbox and threads,
             **runtime_options,
         )
-        if worker:
+        if worker and threads:
             runtime.outbox_worker.start()
         bot = Bot(
-            runtime=runtime, server=start_http(runtime.app, health=runtime.health), slack=slack
+            runtime=runtime,
+            server=start_http(runtime.app, health=runtime.health),
+            slack=slack,
+            drive_inbox=inbox and not threads,
+            drive_outbox=worker and not threads,
         )
         started.append(bot)
+        _DRIVEN.append(bot)
         return bot
 
-    yield start
-    for bot in started:
-        bot.close()
+    slack.on_wait = settle_bots
+    try:
+        yield start
+    finally:
+        slack.on_wait = None
+        for bot in started:
+            if bot in _DRIVEN:
+                _DRIVEN.remove(bot)
+            bot.close()
 
 
 @pytest.fixture
