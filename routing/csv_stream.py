@@ -107,15 +107,16 @@ class CsvSource:
             self.bytes_read += len(raw)
             if number == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM) :]
-            nul = raw.find(NUL)
-            if nul >= 0:  # no text column takes it (PostgreSQL refuses it outright)
-                self._bad.append((number, f"a NUL byte at column {_column(raw, nul)}"))
-                raw = raw.replace(NUL, b"")
             try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:  # UTF-16 says so here too, at its first byte
                 self._bad.append((number, not_utf8(raw, exc)))
-                yield raw.decode("utf-8", errors="replace")
+                text = raw.decode("utf-8", errors="replace")
+            else:
+                nul = raw.find(NUL)
+                if nul >= 0:  # no text column takes it (PostgreSQL refuses it outright)
+                    self._bad.append((number, f"a NUL byte at column {_column(raw, nul)}"))
+            yield text.replace("\0", "")
 
     def __iter__(self) -> Iterator[tuple[int, Row | LineError]]:
         width = len(self.header)
