@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,12 +36,13 @@ from bot.listeners.deps import MessageClassifier, SerialClassifier
 from bot.listeners.giving_up import do_give_up
 from bot.listeners.ticketing import on_card_sent
 from bot.outbox import Outbox, OutboxWorker
-from bot.scheduler import build_scheduler
+from bot.scheduler import build_scheduler, schedule_for
 from bot.settings import Settings
 from bot.staff_groups import UsergroupMembers
 from knowledge.types import Answerer
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker
+from routing.performance.config import PerfConfig, load_perf_config
 from routing.sla_policy import SlaPolicy, load_policy
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class Runtime:
     executor: ThreadPoolExecutor
     deps: Deps
     scheduler: BackgroundScheduler
+    perf_config: PerfConfig  # the operator's performance file (its jobs are in `scheduler`)
 
     def health(self) -> dict[str, Any]:
         """For /healthz: the database answers."""
@@ -68,7 +71,7 @@ class Runtime:
         return {"ok": True}
 
     def start_scheduler(self) -> None:
-        """Run the schedule table (bot.scheduler.SCHEDULE) in a background thread."""
+        """Run the schedule table (bot.scheduler.schedule_for) in a background thread."""
         if not self.scheduler.running:
             self.scheduler.start()
 
@@ -84,15 +87,24 @@ class Runtime:
         thread = getattr(self.outbox_worker, "_thread", None)
         return thread is not None and thread.is_alive()
 
-    def close(self) -> None:
+    def close(self, *, grace: float | None = None) -> None:
         """Stop the jobs and the workers (the inbox first: its listeners feed the outbox), let
-        running listeners finish, release the DB. Messages not yet handled stay queued."""
+        running listeners finish, release the DB. Messages not yet handled stay queued.
+
+        `grace`: wait at most that many seconds in all, for a process about to exit: a listener
+        stuck in the embedder or a database call is left behind (its message's lease expires
+        and it is answered again), instead of holding the stop."""
+        deadline = None if grace is None else time.monotonic() + grace
+
+        def left(default: float) -> float:
+            return default if deadline is None else max(deadline - time.monotonic(), 0.0)
+
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
-        self.inbox_worker.stop()
-        self.outbox_worker.stop()
-        self.executor.shutdown(wait=True)
-        self.engine.dispose()
+            self.scheduler.shutdown(wait=grace is None)
+        self.inbox_worker.stop(timeout=left(30.0))
+        self.outbox_worker.stop(timeout=left(10.0))
+        self.executor.shutdown(wait=grace is None, cancel_futures=grace is not None)
+        self.engine.dispose()  # only the idle connections: one in use is not waited for
 
 
 def slack_client(settings: Settings, *, timeout: float = 10.0) -> WebClient:
@@ -142,6 +154,7 @@ def build_runtime(
     answerer: Answerer | None = None,
     classifier: MessageClassifier | None = None,
     policy: SlaPolicy | None = None,
+    perf_config: PerfConfig | None = None,
     socket: bool = False,
     run_migrations: bool = True,
     slack_timeout: float = 10.0,
@@ -176,8 +189,12 @@ def build_runtime(
         answerer = open_answerer(settings)
     if classifier is None:
         classifier = make_classifier(settings)
+    # the runtime's edge: the operator's files (or, when unset, the packaged defaults) are
+    # resolved here once, or given by the caller (bot.cli resolves them from the same Settings)
     if policy is None:
         policy = load_policy(settings.sla_policy_path)
+    if perf_config is None:
+        perf_config = load_perf_config(settings.perf_config_path)
     outbox = Outbox(session_factory, slack_client(settings, timeout=slack_timeout))
     deps = Deps(
         session_factory=session_factory,
@@ -188,6 +205,7 @@ def build_runtime(
         triage_channel=settings.triage_channel,
         helpdesk_timezone=settings.helpdesk_timezone,
         staff_language=settings.staff_language,
+        max_message_chars=settings.max_message_chars,
         staff_group=(
             UsergroupMembers(
                 slack_client(settings, timeout=slack_timeout), settings.staff_usergroup
@@ -237,5 +255,6 @@ def build_runtime(
         inbox_worker=inbox_worker,
         executor=executor,
         deps=deps,
-        scheduler=build_scheduler(deps),
+        scheduler=build_scheduler(deps, schedule_for(perf_config)),
+        perf_config=perf_config,
     )

@@ -2,18 +2,13 @@
 
 A real process tree: serve spawns `comptoir worker` at a lower priority; a seller's problem
 delivered to /slack/events comes back as a ticket card in the thread (so the worker took
-it from the inbox); when serve is killed, even by SIGKILL, its worker goes with it.
+it from the inbox); when serve is killed, even by SIGKILL, its worker goes with it; when it
+is stopped by SIGTERM, it stops its worker first. Every timeout prints what both said.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,26 +20,14 @@ from bot.slack_standin import SlackStandin
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker, transaction
 from routing.models import Seller
+from tests.processes import Proc, alive, children, env_for, listening_url, wait_for
 
 SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 CHANNEL = "C0SERVE001"
 
 
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, SlackStandin, list[str]]]:
+def served(tmp_path: Path) -> Iterator[tuple[Proc, str, SlackStandin]]:
     if not Path("/proc").exists():
         pytest.skip("needs /proc (Linux) to see the process tree")
     url = f"sqlite:///{tmp_path / 'comptoir.db'}"
@@ -63,67 +46,79 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, SlackSt
         )
     engine.dispose()
     with SlackStandin() as slack:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COMPTOIR_")}
-        env.update(
-            COMPTOIR_DATA_DIR=str(tmp_path),
-            COMPTOIR_SLACK_BOT_TOKEN=slack.token,
-            COMPTOIR_SLACK_SIGNING_SECRET=SECRET,
-            COMPTOIR_SLACK_API_URL=slack.url,
+        env = env_for(
+            data_dir=tmp_path,
+            slack_bot_token=slack.token,
+            slack_signing_secret=SECRET,
+            slack_api_url=slack.url,
         )
-        comptoir = str(Path(sys.executable).parent / "comptoir")
-        proc = subprocess.Popen(
-            [comptoir, "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True
-        )
-        assert proc.stderr is not None
-        base = None
-        said: list[str] = []  # what serve and its worker (same stderr) print
-        deadline = time.monotonic() + 120
-        for line in proc.stderr:
-            said.append(line)
-            if m := re.search(r"listening on (http://[^/\s]+)", line):
-                base = m.group(1)
-                break
-            assert time.monotonic() < deadline, "serve did not start"
-        assert base, "serve exited before listening"
-        threading.Thread(target=said.extend, args=(proc.stderr,), daemon=True).start()
+        serve = Proc("serve", ["serve", "--port", "0"], env)  # its worker shares its stderr
         try:
-            yield proc, base, slack, said
+            yield serve, listening_url(serve), slack
         finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(30)
+            serve.stop()
+
+
+def _worker_of(serve: Proc) -> int:
+    (worker,) = wait_for(lambda: children(serve.pid), timeout=60, what="a worker", procs=[serve])
+    assert b"worker" in Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")
+    return worker
 
 
 def test_serve_acks_and_its_worker_child_answers_then_dies_with_it(
-    served: tuple[subprocess.Popen[str], str, SlackStandin, list[str]],
+    served: tuple[Proc, str, SlackStandin],
 ) -> None:
-    proc, base, slack, said = served
-    workers = slack.wait_for(lambda: _children(proc.pid), timeout=30)
-    assert len(workers) == 1
-    assert b"worker" in Path(f"/proc/{workers[0]}/cmdline").read_bytes().split(b"\0")
+    serve, base, slack = served
+    worker = _worker_of(serve)
     payload = slack_payloads.message_event(
         channel=CHANNEL, text="Bonjour, notre compte vendeur est suspendu depuis ce matin."
     )
     assert slack_payloads.deliver(base, payload, SECRET).status_code == 200
-    card = slack.wait_for(
-        lambda: slack.posts(channel=CHANNEL, thread_ts=payload["event"]["ts"]), timeout=90
+    card = wait_for(
+        lambda: slack.posts(channel=CHANNEL, thread_ts=payload["event"]["ts"]),
+        timeout=180,
+        what="the ticket card",
+        procs=[serve],
     )[0]
     assert "niveau 3" in card.get("text", "")  # a Level 3 ticket, in the seller's language
     # nothing was ingested here: the worker said so when it started, in one line
-    assert any("the guideline index is empty" in line for line in said)
+    assert serve.said("the guideline index is empty")
 
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    serve.proc.send_signal(signal.SIGKILL)
+    serve.proc.wait(30)
     # The kernel hands the worker SIGTERM when serve dies (PR_SET_PDEATHSIG), and it says so.
-    # Nothing but that signal stops it here. The worker runs at nice 10: on a loaded machine
-    # it gets a few percent of a core, so the bounds are generous; a worker that never got
-    # the signal would not say this at all.
-    deadline = time.monotonic() + 120
-    while not any("comptoir: worker stopping" in line for line in said):
-        assert time.monotonic() < deadline, f"the worker got no signal; it said: {said[-5:]}"
-        time.sleep(0.1)
+    # Nothing but that signal (or its own check of its parent) stops it here. The worker runs
+    # at nice 10: on a loaded machine it gets a few percent of a core, so the bounds are
+    # generous; a worker that never got the signal would not say this at all.
+    wait_for(
+        lambda: serve.said("comptoir: worker stopping"),
+        timeout=120,
+        what="the worker to get serve's death signal",
+        procs=[serve],
+    )
     # its stop is bounded at STOP_GRACE_SECONDS (bot/cli/worker.py), then os._exit
-    deadline = time.monotonic() + STOP_GRACE_SECONDS + 60
-    while _alive(workers[0]):
-        assert time.monotonic() < deadline, f"the worker outlived serve; it said: {said[-5:]}"
-        time.sleep(0.1)
+    wait_for(
+        lambda: not alive(worker),
+        timeout=STOP_GRACE_SECONDS + 60,
+        what="the worker to exit after serve's death",
+        procs=[serve],
+    )
+
+
+def test_sigterm_to_serve_stops_its_worker_first(
+    served: tuple[Proc, str, SlackStandin],
+) -> None:
+    serve, _, _ = served
+    worker = _worker_of(serve)
+    wait_for(lambda: serve.said("worker running"), timeout=180, what="the worker", procs=[serve])
+    serve.proc.send_signal(signal.SIGTERM)
+    code = wait_for(
+        lambda: serve.proc.poll() is not None and (serve.proc.returncode,),
+        timeout=STOP_GRACE_SECONDS + 60,
+        what="serve to stop",
+        procs=[serve],
+    )
+    assert code == (0,), serve.output()  # a clean stop, not death by the signal
+    assert not alive(worker), serve.output()
+    assert serve.said("comptoir: worker stopping")
+    assert not serve.said("restarting it")  # a stop is not a death to restart from

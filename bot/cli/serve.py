@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import threading
-from typing import Any
+from functools import partial
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from bot.supervisor import WorkerSupervisor
+    from bot.wiring import Runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -42,8 +47,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Migrate the database, open the knowledge base, and answer sellers in Slack."""
         from bot.cli import settings_of
-        from bot.inbox import spawn_worker_process, stop_worker_process
+        from bot.cli.worker import STOP_GRACE_SECONDS
+        from bot.inbox import spawn_worker_process
         from bot.server import HttpServer, make_wsgi
+        from bot.supervisor import WorkerSupervisor
         from bot.wiring import build_runtime
         from routing.performance.config import load_perf_config
 
@@ -55,30 +62,72 @@ def register(app: typer.Typer) -> None:
         # are the worker's (bot.inbox, bot.scheduler), a child process at a lower CPU
         # priority, so neither a burst of questions nor the daily evaluation delays an ack.
         runtime = build_runtime(settings, socket=socket, inbox_thread=False)
-        worker = None
+        supervisor = None
         if not no_worker:
-            worker = spawn_worker_process(
-                extra=["--no-migrate", "--leader-retry", str(leader_retry)],
-                env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},  # no spinning embedder threads
-                preexec_fn=_background_priority,
-            )
+            serve_pid = str(os.getpid())
+            supervisor = WorkerSupervisor(
+                lambda: spawn_worker_process(
+                    extra=[
+                        "--no-migrate",
+                        "--leader-retry",
+                        str(leader_retry),
+                        # at nice 10, and gone with serve (even on SIGKILL): never orphaned
+                        "--parent-pid",
+                        serve_pid,
+                        "--nice",
+                        "10",
+                    ],
+                    env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},  # no spinning threads
+                ),
+                announce=lambda line: _say(line),
+            ).start()
+        # SIGTERM (systemd, Kubernetes, kill) stops serve like Ctrl-C: its worker is stopped
+        # too, rather than left to find out through PR_SET_PDEATHSIG
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             if socket:
                 _serve_socket_mode(runtime.app, settings.slack_app_token)
             else:
                 server = HttpServer(
-                    make_wsgi(runtime.app, health=runtime.health), host=host, port=port
+                    make_wsgi(runtime.app, health=partial(serve_health, runtime, supervisor)),
+                    host=host,
+                    port=port,
                 )
-                typer.echo(
-                    f"comptoir: listening on http://{host}:{server.port}/slack/events", err=True
-                )
+                _say(f"listening on http://{host}:{server.port}/slack/events")
                 server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
-            if worker is not None:
-                stop_worker_process(worker)
-            runtime.close()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends serve at once
+            if supervisor is not None:
+                supervisor.stop(timeout=STOP_GRACE_SECONDS + 5.0)
+            runtime.close(grace=5.0)
+
+
+def serve_health(runtime: Runtime, supervisor: WorkerSupervisor | None) -> dict[str, Any]:
+    """/healthz: the database answers, a worker beats (wherever it runs: routing.workers), and
+    the worker serve started, if any, is alive; with the age of the oldest unanswered message.
+    """
+    from routing.workers import health_report
+
+    report = health_report(runtime.session_factory)
+    if supervisor is not None:
+        child = report["worker_process"] = supervisor.state()
+        if not child["alive"] and "workers" in report:  # else the database is the news
+            report["ok"] = False
+            report["reason"] = (
+                f"serve's worker is not running ({child['last_exit'] or 'not started yet'})"
+            )
+    return report
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # a closed stderr must not stop serve
+        typer.echo(f"comptoir: {line}", err=True)
 
 
 def _serve_socket_mode(app: Any, app_token: str | None) -> None:
@@ -98,14 +147,3 @@ def _serve_socket_mode(app: Any, app_token: str | None) -> None:
         threading.Event().wait()
     finally:
         handler.close()
-
-
-def _background_priority() -> None:
-    """In the worker child before it starts: a lower CPU priority, and (Linux) the order to
-    end when serve dies, even by SIGKILL, so no worker is left orphaned."""
-    os.nice(10)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-_PR_SET_PDEATHSIG = 1

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import typer
 
@@ -36,6 +40,12 @@ def register(app: typer.Typer) -> None:
             help="Seconds between a follower's tries to become the scheduler leader (and the"
             " leader's checks that it still is): the bound on a takeover after a crash.",
         ),
+        parent_pid: int | None = typer.Option(
+            None,
+            hidden=True,
+            help="Stop when this process (serve, which passes it) is gone, even if SIGKILLed.",
+        ),
+        nice: int = typer.Option(0, hidden=True, help="Lower this process's CPU priority."),
     ) -> None:
         """Answer stored messages, deliver Slack calls and run the schedule until SIGTERM or
         Ctrl-C.
@@ -48,53 +58,89 @@ def register(app: typer.Typer) -> None:
         from bot.scheduler import lead_schedule, schedule_for
         from bot.wiring import build_runtime
         from routing.performance.config import load_perf_config
+        from routing.workers import Heartbeat
 
+        # First, before anything slow: a SIGTERM (or serve's death) at any moment from here on
+        # ends this process within STOP_GRACE_SECONDS, even during start-up or while waiting
+        # for the database.
+        stop = threading.Event()
+        state = {"doing": "starting"}
+
+        def request_stop(why: str) -> None:
+            if stop.is_set():
+                return
+            stop.set()
+            state["doing"] = "stopping"
+            # A graceful stop is bounded: what is not finished by then stays queued (its lease
+            # expires and another worker takes it). A daemon timer: it never keeps the process
+            # alive itself, and it exits without waiting on anything (not even a full pipe).
+            timer = threading.Timer(STOP_GRACE_SECONDS, _exit_now, args=(1,), kwargs={"why": why})
+            timer.daemon = True
+            timer.start()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            request_stop(signal.Signals(signum).name)
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        if nice:
+            os.nice(nice)
+        if parent_pid is not None:
+            _die_with(parent_pid, request_stop)
         settings = settings_of(ctx)
         # the operator's performance file sets the periodic jobs' times; a bad file stops here
         jobs = schedule_for(load_perf_config(settings.perf_config_path))
+        if settings.database_url is None:
+            settings.ensure_data_dir()  # SQLite in the data dir: the file can be created
+        if not _wait_for_database(settings.db_url, migrate=migrate, stop=stop):
+            _exit_now(0)
         runtime = build_runtime(
             settings,
-            run_migrations=migrate,
+            run_migrations=False,  # done above, once the database answered
             inbox_thread=False,
             inbox_threads=threads,
             inbox_idle_poll=idle_poll,
             worker_idle_poll=outbox_poll,
         )
         if _index_is_empty(runtime.deps.answerer):
-            typer.echo(
-                "comptoir: warning: the guideline index is empty; every seller question gets"
-                " an apology and goes to a human until `comptoir kb ingest PATH` runs",
-                err=True,
+            _say(
+                "warning: the guideline index is empty; every seller question gets"
+                " an apology and goes to a human until `comptoir kb ingest PATH` runs"
             )
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-            # a graceful stop is bounded: what is not finished by then stays queued (its
-            # lease expires and another worker takes it), so the process never lingers
-            threading.Timer(STOP_GRACE_SECONDS, _exit_now, args=(1,)).start()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
         leading = None
+
+        def doing() -> str:
+            leads = leading is not None and leading.leading
+            return f"{state['doing']}{', leading the schedule' if leads else ''}"
+
+        heartbeat = Heartbeat(runtime.session_factory, doing=doing, announce=_say)
         try:
-            runtime.start_background(inbox=True, outbox=True)
-            typer.echo(f"comptoir: worker running ({threads} threads)", err=True)
-            if schedule:
+            if not stop.is_set():
+                runtime.start_background(inbox=True, outbox=True)
+                state["doing"] = "running"
+                heartbeat.start()
+                _say(f"worker running ({threads} threads)")
+            if schedule and not stop.is_set():
                 leading = lead_schedule(
                     runtime.deps,
                     db_url=settings.db_url,
                     schedule=jobs,
                     retry_seconds=leader_retry,
-                    announce=lambda line: typer.echo(f"comptoir: {line}", err=True),
+                    announce=_say,
                 )
             while not stop.wait(1.0):
-                pass
+                # serve's death also arrives as SIGTERM on Linux (PR_SET_PDEATHSIG); this is
+                # the check that needs no kernel support
+                if parent_pid is not None and os.getppid() != parent_pid:
+                    _say("the process that started this worker is gone; stopping")
+                    request_stop("parent gone")
         finally:
-            typer.echo("comptoir: worker stopping (messages in hand are finished)", err=True)
+            request_stop("finished")  # arms the bound, whatever brought us here
+            _say("worker stopping (messages in hand are finished)")
             if leading is not None:
                 leading.stop()  # the lock goes at once: a follower need not wait for a timeout
-            runtime.close()
+            heartbeat.stop()
+            runtime.close(grace=STOP_GRACE_SECONDS)
             # nothing is left to do; do not wait on threads a library may have left behind
             _exit_now(0)
 
@@ -108,7 +154,82 @@ def _index_is_empty(answerer: object) -> bool:
     return isinstance(answerer, KnowledgeBase) and answerer.index.count() == 0
 
 
-def _exit_now(code: int) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
+def _die_with(parent_pid: int, request_stop: Callable[[str], None]) -> None:
+    """Linux: the kernel sends SIGTERM when the parent dies, however it dies (set here rather
+    than in a preexec_fn, which is unsafe in serve's threaded process). Checked once after:
+    a parent that died before this line sent nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:
+        _say("the process that started this worker is gone; stopping")
+        request_stop("parent gone")
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed stderr (serve died with the pipe's other end) is no
+    reason to stop working, nor to hang."""
+    with contextlib.suppress(OSError, ValueError):
+        typer.echo(f"comptoir: {line}", err=True)
+
+
+DATABASE_RETRY_MAX = 30.0
+
+
+def _wait_for_database(url: str, *, migrate: bool, stop: threading.Event) -> bool:
+    """Until the database answers (and is migrated, with `migrate`): one line when it does
+    not, then tries again with a doubling delay up to DATABASE_RETRY_MAX seconds. False when a
+    stop was requested meanwhile."""
+    from routing import migrate as migrations
+    from routing.db import make_engine
+    from routing.workers import UNREACHABLE, _one_line
+
+    delay, failed = 1.0, False
+    while not stop.is_set():
+        try:
+            # bounded, so a SIGTERM meanwhile is handled soon (a blackholed host never refuses)
+            timeout: dict[str, Any] = (
+                {} if url.startswith("sqlite") else {"connect_args": {"connect_timeout": 10}}
+            )
+            engine = make_engine(url, **timeout)
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("SELECT 1")
+            finally:
+                engine.dispose()
+            if migrate:
+                migrations.upgrade(url)
+        except UNREACHABLE as exc:
+            _say(
+                f"database unreachable ({_one_line(exc)}); retrying in {delay:g} s"
+                if not failed
+                else f"database still unreachable; retrying in {delay:g} s"
+            )
+            failed = True
+            stop.wait(delay)
+            delay = min(delay * 2, DATABASE_RETRY_MAX)
+            continue
+        if failed:
+            _say("database reachable; starting")
+        return True
+    return False
+
+
+def _exit_now(code: int, *, why: str = "") -> None:
+    """End the process now. Flushing is best effort and bounded: a pipe nobody reads (or one
+    whose reader died) must not keep a stopping worker alive, which an exception or a blocked
+    write in flush() used to do."""
+
+    def flush() -> None:
+        if why and code:
+            _say(f"worker did not stop within {STOP_GRACE_SECONDS:g} s ({why}); exiting now")
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+
+    flusher = threading.Thread(target=flush, daemon=True)
+    flusher.start()
+    flusher.join(1.0)
     os._exit(code)
