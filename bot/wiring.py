@@ -36,13 +36,12 @@ from bot.listeners.deps import MessageClassifier, SerialClassifier
 from bot.listeners.giving_up import do_give_up
 from bot.listeners.ticketing import on_card_sent
 from bot.outbox import Outbox, OutboxWorker
-from bot.scheduler import build_scheduler, schedule_for
+from bot.scheduler import build_scheduler
 from bot.settings import Settings
 from bot.staff_groups import UsergroupMembers
 from knowledge.types import Answerer
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker
-from routing.performance.config import PerfConfig, load_perf_config
 from routing.sla_policy import SlaPolicy, load_policy
 
 logger = logging.getLogger(__name__)
@@ -62,7 +61,6 @@ class Runtime:
     executor: ThreadPoolExecutor
     deps: Deps
     scheduler: BackgroundScheduler
-    perf_config: PerfConfig  # the operator's performance file (its jobs are in `scheduler`)
 
     def health(self) -> dict[str, Any]:
         """For /healthz: the database answers."""
@@ -71,7 +69,7 @@ class Runtime:
         return {"ok": True}
 
     def start_scheduler(self) -> None:
-        """Run the schedule table (bot.scheduler.schedule_for) in a background thread."""
+        """Run the schedule table (bot.scheduler.SCHEDULE) in a background thread."""
         if not self.scheduler.running:
             self.scheduler.start()
 
@@ -154,7 +152,6 @@ def build_runtime(
     answerer: Answerer | None = None,
     classifier: MessageClassifier | None = None,
     policy: SlaPolicy | None = None,
-    perf_config: PerfConfig | None = None,
     socket: bool = False,
     run_migrations: bool = True,
     slack_timeout: float = 10.0,
@@ -189,12 +186,8 @@ def build_runtime(
         answerer = open_answerer(settings)
     if classifier is None:
         classifier = make_classifier(settings)
-    # the runtime's edge: the operator's files (or, when unset, the packaged defaults) are
-    # resolved here once, or given by the caller (bot.cli resolves them from the same Settings)
     if policy is None:
         policy = load_policy(settings.sla_policy_path)
-    if perf_config is None:
-        perf_config = load_perf_config(settings.perf_config_path)
     outbox = Outbox(session_factory, slack_client(settings, timeout=slack_timeout))
     deps = Deps(
         session_factory=session_factory,
@@ -205,7 +198,6 @@ def build_runtime(
         triage_channel=settings.triage_channel,
         helpdesk_timezone=settings.helpdesk_timezone,
         staff_language=settings.staff_language,
-        max_message_chars=settings.max_message_chars,
         staff_group=(
             UsergroupMembers(
                 slack_client(settings, timeout=slack_timeout), settings.staff_usergroup
@@ -255,6 +247,5 @@ def build_runtime(
         inbox_worker=inbox_worker,
         executor=executor,
         deps=deps,
-        scheduler=build_scheduler(deps, schedule_for(perf_config)),
-        perf_config=perf_config,
+        scheduler=build_scheduler(deps),
     )
