@@ -64,3 +64,23 @@ def test_digests_preview_of_an_unknown_account_manager_is_a_wrong_input(invoke) 
     assert json.loads(known.stdout)["digest"]["account_manager_id"] == "U0AMALICE"
     bad_day = invoke("digests", "preview", "--am", "NOBODY", "--date", "30/11/2026")
     assert bad_day.exit_code == 2 and "is not a date" in bad_day.stderr
+
+
+def test_db_commands_on_a_fresh_data_dir_and_an_unknown_revision(
+    db_url: str, tmp_path: Path
+) -> None:
+    from bot.cli import app
+
+    fresh = {"COMPTOIR_DATA_DIR": str(tmp_path / "fresh" / "data")}  # no folder yet
+    out = CliRunner().invoke(app, ["db", "current"], env=fresh)
+    assert out.exit_code == 0 and out.stdout == "empty\n", out.output  # was a traceback
+    env = {"COMPTOIR_DATABASE_URL": db_url, "COMPTOIR_DATA_DIR": str(tmp_path / "data")}
+    for command in ("upgrade", "downgrade"):
+        bad = CliRunner().invoke(app, ["db", command, "nosuchrev"], env=env)
+        assert bad.exit_code == 2, bad.output  # was a traceback
+        assert bad.stderr.startswith("comptoir: Can't locate revision identified by 'nosuchrev'")
+        assert len(bad.stderr.splitlines()) == 1 and bad.stdout == ""
+    up = CliRunner().invoke(app, ["db", "upgrade"], env=env)
+    assert up.exit_code == 0 and up.stdout.startswith("database at revision 0")
+    down = CliRunner().invoke(app, ["db", "downgrade", "base"], env=env)
+    assert down.exit_code == 0 and down.stdout == "database at revision empty\n"
