@@ -108,7 +108,9 @@ class Demo:
                 play_helpdesk(self, slack, server.url, secret, runtime.deps)
                 from bot.demo_performance import play_performance
 
-                play_performance(self, slack, runtime.deps, self.data_dir)
+                play_performance(
+                    self, slack, runtime.deps, self.data_dir, config=runtime.perf_config
+                )
             finally:
                 server.stop()
                 runtime.close()

@@ -22,7 +22,7 @@ from bot.slack_standin import SlackStandin
 from knowledge.service import KnowledgeBase
 from routing.db import transaction
 from routing.performance import evaluate
-from routing.performance.config import load_perf_config
+from routing.performance.config import PerfConfig
 from routing.performance.metrics_import import import_metrics_csv
 from routing.performance.sample import write_sample
 
@@ -48,10 +48,13 @@ def last_monday_morning(now: datetime) -> date:
     return start - timedelta(days=start.weekday())
 
 
-def play_performance(demo: Demo, slack: SlackStandin, deps: Deps, data_dir: Path) -> None:
+def play_performance(
+    demo: Demo, slack: SlackStandin, deps: Deps, data_dir: Path, *, config: PerfConfig
+) -> None:
+    """`config`: the runtime's performance configuration (the demo's settings name no file,
+    so the packaged defaults, resolved once by bot.wiring like any operator's file)."""
     monday = last_monday_morning(datetime.now(PARIS))
     last_day = monday - timedelta(days=1)  # the metrics run to Sunday, evaluated that night
-    config = load_perf_config(None)
     with tempfile.TemporaryDirectory() as tmp:
         metrics = _metrics_for_demo_sellers(Path(tmp), end=last_day)
         with transaction(deps.session_factory) as session:

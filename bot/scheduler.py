@@ -35,7 +35,7 @@ from bot.sla_job import run_sla_sweep
 from routing import inbox_store, job_runs
 from routing.db import transaction
 from routing.leader import Campaign, Leader, process_owner
-from routing.performance.config import PerfConfig, load_perf_config
+from routing.performance.config import PerfConfig
 from routing.periods import Period, Rule
 
 logger = logging.getLogger(__name__)
@@ -212,11 +212,9 @@ INBOX_PURGE = Job(
 
 
 def schedule_for(config: PerfConfig | None) -> tuple[Job, ...]:
-    """The whole table; `config` (the operator's performance file) sets the periodic times."""
+    """The whole table; `config` (the operator's performance file, resolved at the edge:
+    bot.wiring, bot.cli) sets the periodic times. None: the interval jobs alone."""
     return (SLA_SWEEP, CATCH_UP, INBOX_PURGE, *(performance_jobs(config) if config else ()))
-
-
-SCHEDULE: tuple[Job, ...] = schedule_for(load_perf_config())
 
 
 def run_due(deps: Deps, job: Job, *, now: datetime, owner: str | None = None) -> str:
@@ -312,7 +310,7 @@ def _missed_before_latest(deps: Deps, job: Job, *, now: datetime) -> list[Period
 
 
 def build_scheduler(
-    deps: Deps, schedule: tuple[Job, ...] = SCHEDULE, *, owner: str | None = None
+    deps: Deps, schedule: tuple[Job, ...], *, owner: str | None = None
 ) -> BackgroundScheduler:
     """A scheduler with every job of the table added (not started)."""
     owner = owner or process_owner()

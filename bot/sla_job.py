@@ -1,90 +1,107 @@
-"""The SLA sweep as a job: fire what is due, then tell the triage card's thread and, along the
-policy's escalation chain, the people by DM. One transaction: an alert is recorded as fired
-exactly when its notifications are queued, so a crash between the two loses neither."""
+"""The SLA sweep as a job: the worker's every minute and `comptoir sla sweep` by hand, the same
+code. routing.escalation fires what is due, decides who is told, records it and queues the
+messages in the outbox, in one transaction; this module only renders the messages (in the
+staff's language and the help desk's timezone) and wakes the outbox of this process, if any.
+
+A sweep by hand needs no knowledge base and no Slack client: what it queues, the running
+worker's outbox delivers (it polls the table), exactly once like the worker's own."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import ticket_blocks
+from bot.blocks import Message
 from bot.listeners.deps import Deps
-from bot.listeners.ticketing import dm, due_words, triage_key
-from routing import sla_clocks, staff
-from routing.db import transaction
-from routing.models import Ticket
+from routing import escalation
+from routing.calendars import humanize_deadline
+from routing.db import transaction, utcnow
 from routing.sla_clocks import SlaAlert
+from routing.sla_policy import SlaPolicy
 
 logger = logging.getLogger(__name__)
 
 
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Sweeper:
+    """What one SLA sweep needs, and nothing more: the worker builds it from its Deps
+    (`of`), `comptoir sla sweep` from the operator's Settings and policy."""
+
+    session_factory: sessionmaker[Session]
+    policy: SlaPolicy
+    triage_channel: str | None
+    helpdesk_timezone: str
+    staff_language: str
+    clock: Callable[[], datetime] = utcnow
+    wake: Callable[[], None] = _nothing  # this process's outbox worker, when there is one
+
+    @classmethod
+    def of(cls, deps: Deps) -> Sweeper:
+        return cls(
+            session_factory=deps.session_factory,
+            policy=deps.policy,
+            triage_channel=deps.triage_channel,
+            helpdesk_timezone=deps.helpdesk_timezone,
+            staff_language=deps.staff_language,
+            clock=deps.clock,
+            wake=deps.outbox.wake,
+        )
+
+    def run(self, *, now: datetime | None = None) -> list[SlaAlert]:
+        """One pass at `now` (default: the clock); returns the alerts it fired."""
+        now = now or self.clock()
+        with transaction(self.session_factory) as session:
+            alerts = escalation.sweep(
+                session,
+                now=now,
+                policy=self.policy,
+                render=lambda alert: self.render(alert, now=now),
+                triage_channel=self.triage_channel,
+                # queued for delivery now: `now` is the sweep's instant, which a test, a
+                # catch-up after downtime or `sla sweep --now` may set apart from the wall
+                # clock the outbox runs on
+                queued_at=self.clock(),
+            )
+        if alerts:
+            logger.info("SLA sweep: %d alert(s)", len(alerts))
+            self.wake()
+        return alerts
+
+    def render(self, alert: SlaAlert, *, now: datetime) -> Message:
+        return ticket_blocks.sla_alert(
+            number=alert.number,
+            level=alert.level,
+            kind=alert.kind,
+            target=alert.target,
+            due=self._when(alert, now=now),
+            staff_language=self.staff_language,
+        )
+
+    def _when(self, alert: SlaAlert, *, now: datetime) -> str:
+        """A warning says how long is left, in words; a breach when the deadline was."""
+        if alert.deadline_at is None:
+            return "?"
+        if alert.kind == "warning":
+            language: Literal["fr", "en"] = "fr" if self.staff_language == "fr" else "en"
+            words = humanize_deadline(
+                alert.deadline_at, now_utc=now, language=language, tz=self.helpdesk_timezone
+            )
+            return words or "?"
+        local = alert.deadline_at.astimezone(ZoneInfo(self.helpdesk_timezone))
+        return local.strftime("%d/%m %H:%M")
+
+
 def run_sla_sweep(deps: Deps, *, now: datetime | None = None) -> list[SlaAlert]:
     """One pass; the scheduler calls it every minute, tests call it with a `now` of their own."""
-    now = now or deps.clock()
-    with transaction(deps.session_factory) as session:
-        alerts = sla_clocks.sweep(session, now=now, policy=deps.policy)
-        for alert in alerts:
-            notify_sla_alert(deps, session, alert, now=now)
-    if alerts:
-        logger.info("SLA sweep: %d alert(s)", len(alerts))
-        deps.outbox.wake()
-    return alerts
-
-
-def recipients(session: Session, alert: SlaAlert) -> list[str]:
-    """Whom to DM: the escalation roles as people (an account manager missing → the leads),
-    plus the ticket's owner, who should hear first. Each person once, in that order."""
-    people: list[str] = []
-    for role in alert.escalate_to:
-        if role == "helpdesk_lead":
-            people += staff.leads(session)
-        elif role == "account_manager":
-            people += (
-                [alert.account_manager_id] if alert.account_manager_id else staff.leads(session)
-            )
-        elif role == "head_of_marketplace":
-            people += staff.heads(session)
-    if alert.owner_id:
-        people.insert(0, alert.owner_id)
-    return list(dict.fromkeys(people))
-
-
-def _when(deps: Deps, alert: SlaAlert, *, now: datetime) -> str:
-    if alert.deadline_at is None:
-        return "?"
-    if alert.kind == "warning":
-        return due_words(deps, alert.deadline_at, now=now, language=deps.staff_language) or "?"
-    local = alert.deadline_at.astimezone(ZoneInfo(deps.helpdesk_timezone))
-    return local.strftime("%d/%m %H:%M")
-
-
-def notify_sla_alert(deps: Deps, session: Session, alert: SlaAlert, *, now: datetime) -> None:
-    message = ticket_blocks.sla_alert(
-        number=alert.number,
-        level=alert.level,
-        kind=alert.kind,
-        target=alert.target,
-        due=_when(deps, alert, now=now),
-        staff_language=deps.staff_language,
-    )
-    # queued for delivery now: `now` is the sweep's instant, which a test (or a catch-up
-    # after downtime) may set apart from the wall clock the outbox runs on
-    queued_at = deps.clock()
-    ticket = session.get(Ticket, alert.ticket_id)
-    channel = (ticket.triage_channel if ticket else None) or deps.triage_channel
-    if channel:
-        payload = {"channel": channel, **message}
-        if ticket is not None and ticket.triage_ts:
-            payload["thread_ts"] = ticket.triage_ts  # in the card's thread
-        deps.outbox.enqueue(
-            session,
-            method="chat.postMessage",
-            payload=payload,
-            ordering_key=triage_key(alert.ticket_id),
-            now=queued_at,
-        )
-    for user_id in recipients(session, alert):
-        dm(deps, session, user_id=user_id, message=message, now=queued_at)
+    return Sweeper.of(deps).run(now=now)

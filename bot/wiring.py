@@ -36,12 +36,13 @@ from bot.listeners.deps import MessageClassifier, SerialClassifier
 from bot.listeners.giving_up import do_give_up
 from bot.listeners.ticketing import on_card_sent
 from bot.outbox import Outbox, OutboxWorker
-from bot.scheduler import build_scheduler
+from bot.scheduler import build_scheduler, schedule_for
 from bot.settings import Settings
 from bot.staff_groups import UsergroupMembers
 from knowledge.types import Answerer
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker
+from routing.performance.config import PerfConfig, load_perf_config
 from routing.sla_policy import SlaPolicy, load_policy
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Runtime:
     executor: ThreadPoolExecutor
     deps: Deps
     scheduler: BackgroundScheduler
+    perf_config: PerfConfig  # the operator's performance file (its jobs are in `scheduler`)
 
     def health(self) -> dict[str, Any]:
         """For /healthz: the database answers."""
@@ -69,7 +71,7 @@ class Runtime:
         return {"ok": True}
 
     def start_scheduler(self) -> None:
-        """Run the schedule table (bot.scheduler.SCHEDULE) in a background thread."""
+        """Run the schedule table (bot.scheduler.schedule_for) in a background thread."""
         if not self.scheduler.running:
             self.scheduler.start()
 
@@ -152,6 +154,7 @@ def build_runtime(
     answerer: Answerer | None = None,
     classifier: MessageClassifier | None = None,
     policy: SlaPolicy | None = None,
+    perf_config: PerfConfig | None = None,
     socket: bool = False,
     run_migrations: bool = True,
     slack_timeout: float = 10.0,
@@ -186,8 +189,12 @@ def build_runtime(
         answerer = open_answerer(settings)
     if classifier is None:
         classifier = make_classifier(settings)
+    # the runtime's edge: the operator's files (or, when unset, the packaged defaults) are
+    # resolved here once, or given by the caller (bot.cli resolves them from the same Settings)
     if policy is None:
         policy = load_policy(settings.sla_policy_path)
+    if perf_config is None:
+        perf_config = load_perf_config(settings.perf_config_path)
     outbox = Outbox(session_factory, slack_client(settings, timeout=slack_timeout))
     deps = Deps(
         session_factory=session_factory,
@@ -247,5 +254,6 @@ def build_runtime(
         inbox_worker=inbox_worker,
         executor=executor,
         deps=deps,
-        scheduler=build_scheduler(deps),
+        scheduler=build_scheduler(deps, schedule_for(perf_config)),
+        perf_config=perf_config,
     )

@@ -259,8 +259,9 @@ def sweep(
     session: Session, *, now: datetime, policy: SlaPolicy, limit: int | None = None
 ) -> list[SlaAlert]:
     """Fire every warning (75 %) and breach due at `now`, each exactly once, and record them
-    as ticket events (a breach also records whom it escalates to). Returns what to notify.
-    Does not commit: the caller's transaction makes the claims and events one unit."""
+    as ticket events. Returns what to notify; whom, and the telling, are routing.escalation's
+    (its `sweep` calls this one). Does not commit: the caller's transaction makes the claims,
+    the events and the queued messages one unit."""
     now = check_aware(now, "now")
     rows = fetch_due(session, now=now, limit=limit)
     breach_ids = [r.id for r in rows if r.breached_at is None and r.deadline_at <= now]
@@ -306,31 +307,15 @@ def sweep(
         }
         if breach:
             data["warning_skipped"] = r.warned_at is None
-        events.append(_event(r.ticket_id, now, "sla_breach" if breach else "sla_warning", data))
-        if breach:
-            events.append(
-                _event(
-                    r.ticket_id,
-                    now,
-                    "escalated",
-                    {"target": r.target, "to": roles, "account_manager_id": r.account_manager_id},
-                )
-            )
-            if "account_manager" in roles and r.account_manager_id is None:
-                events.append(
-                    _event(
-                        r.ticket_id,
-                        now,
-                        "escalation_gap",
-                        {"target": r.target, "missing": "account_manager"},
-                    )
-                )
+        kind = "sla_breach" if breach else "sla_warning"
+        events.append(event_row(r.ticket_id, now, kind, data))
     if events:
         session.execute(insert(TicketEvent), events)
     return alerts
 
 
-def _event(ticket_id: int, at: datetime, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+def event_row(ticket_id: int, at: datetime, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A ticket_events row for a bulk insert: a system event, no actor, no Slack message."""
     return {
         "ticket_id": ticket_id,
         "at": at,

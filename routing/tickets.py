@@ -249,14 +249,14 @@ def do_resolve(
     ticket_id: int,
     user_id: str | None,
     now: datetime,
-    policy: SlaPolicy | None = None,
+    policy: SlaPolicy,
 ) -> Ticket:
-    """Resolve: the resolution clock is met, every other clock stops (cancelled)."""
+    """Resolve: the resolution clock is met, every other clock stops (cancelled). The policy
+    gives each clock's calendar, to record the business time it used."""
     now = check_aware(now, "now")
     ticket = load_ticket(session, ticket_id)
     if ticket.status == "resolved":
         return ticket
-    policy = _policy(policy)
     met, cancelled = [], []
     for clock in sla_clocks.active_clocks(session, ticket_id=ticket.id):
         if clock.target == "resolution":
@@ -278,16 +278,6 @@ def do_resolve(
     )
     session.flush()
     return ticket
-
-
-def _policy(policy: SlaPolicy | None) -> SlaPolicy:
-    # do_resolve's contract has no policy; stopping a clock needs its calendar to record the
-    # business time used, so the packaged defaults stand in when none is given.
-    if policy is not None:
-        return policy
-    from routing.sla_policy import load_policy
-
-    return load_policy()
 
 
 def do_reopen(

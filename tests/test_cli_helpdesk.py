@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -95,9 +97,29 @@ def test_tickets_list_and_show(cli: Invoke, session_factory: sessionmaker[Sessio
     shown = json.loads(cli("tickets", "show", str(calm), "--json"))
     assert [e["kind"] for e in shown["events"]] == ["opened", "claimed"]
     assert shown["events"][1]["actor_id"] == "U0AGENT01"
+    assert shown["events"][0]["at"] == START.isoformat()  # JSON: ISO-8601 UTC, for programs
     assert {c["target"] for c in shown["clocks"]} == {"first_response", "resolution"}
-    assert "claimed by U0AGENT01" in cli("tickets", "show", str(calm))
-    assert "no ticket #9999" in cli("tickets", "show", "9999", code=1)
+    assert "no ticket #9999" in cli("tickets", "show", "9999", code=2)
+
+
+def test_tickets_show_reads_as_text_in_the_help_desk_timezone(
+    cli: Invoke, session_factory: sessionmaker[Session]
+) -> None:
+    _urgent, calm = _seed(session_factory)
+    lines = cli("tickets", "show", str(calm)).splitlines()
+    # START is 09:00 UTC, 10:00 in Paris; the Level 2 first response is 4 business hours on
+    assert lines[0] == f"Ticket #{calm} · Level 2 · claimed · owner U0AGENT01"
+    assert "  opened     2026-03-02 10:00 (Europe/Paris)" in lines
+    assert "  summary    Mon virement de mars n'est pas arrivé" in lines
+    assert any(
+        line.startswith("  first_response  running") and "deadline 2026-03-02 14:00" in line
+        for line in lines
+    )
+    assert lines[-2].startswith("  2026-03-02 10:00  opened by system: level 2; kind problem;")
+    assert lines[-1] == "  2026-03-02 10:00  claimed by U0AGENT01"
+    text = "\n".join(lines)
+    assert "{" not in text and "'" not in text.replace("n'est", "")  # no Python reprs
+    assert "+00:00" not in text  # no UTC ISO instants for people to convert
 
 
 def test_sla_sweep_prints_what_fired_once(
@@ -112,7 +134,7 @@ def test_sla_sweep_prints_what_fired_once(
     assert fired[0]["escalate_to"] == ["helpdesk_lead", "account_manager", "head_of_marketplace"]
     assert json.loads(cli("sla", "sweep", "--now", at, "--json")) == []
     assert cli("sla", "sweep", "--now", at).endswith(
-        "0 alert(s) fired at 2026-03-02T11:00:00+00:00\n"
+        "0 alert(s) fired at 2026-03-02 12:00 (Europe/Paris)\n"
     )
     assert "is not an ISO-8601" in cli("sla", "sweep", "--now", "yesterday", code=2)
 
@@ -128,8 +150,11 @@ def test_report_and_gaps(cli: Invoke, session_factory: sessionmaker[Session]) ->
         (3, "first_response"): 1
     }
     assert figures["open_by_age"]["1-4h"] == 2
-    assert "SLA L3 first_response: 0/1 met (0%)" in cli(
-        "report", "--since", "2026-03-01", "--now", now
+    text = cli("report", "--since", "2026-03-01", "--now", now)
+    assert "SLA L3 first_response: 0/1 met (0%)" in text
+    # staff read the help desk's time, to the minute; a date is its midnight there
+    assert text.splitlines()[0] == (
+        "Help desk from 2026-03-01 00:00 to 2026-03-02 12:00 (Europe/Paris)"
     )
     gaps = json.loads(
         cli("report", "gaps", "--since", "2026-03-01", "--now", now, "--keywords", "--json")
@@ -143,6 +168,52 @@ def test_report_and_gaps(cli: Invoke, session_factory: sessionmaker[Session]) ->
         }
     ]
     assert "is after now" in cli("report", "--since", "2027-01-01", "--now", now, code=2)
+
+
+def test_report_times_follow_the_configured_timezone_without_microseconds(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    env = {
+        "COMPTOIR_DATABASE_URL": migrated_url,
+        "COMPTOIR_DATA_DIR": str(tmp_path / "data"),
+        "COMPTOIR_HELPDESK_TIMEZONE": "America/Montreal",
+    }
+    result = runner.invoke(app, ["report"], env=env)  # now: the wall clock, with microseconds
+    assert result.exit_code == 0, result.stderr
+    header = result.stdout.splitlines()[0]
+    stamp = r"(\d{4}-\d\d-\d\d \d\d:\d\d)"
+    found = re.fullmatch(rf"Help desk from {stamp} to {stamp} \(America/Montreal\)", header)
+    assert found is not None, header
+    montreal = ZoneInfo("America/Montreal")
+    shown = datetime.strptime(found[2], "%Y-%m-%d %H:%M").replace(tzinfo=montreal)
+    assert abs(datetime.now(UTC) - shown) < timedelta(minutes=5)  # local wall time, not UTC's
+    mars = {**env, "COMPTOIR_HELPDESK_TIMEZONE": "Mars/Olympus"}
+    bad = runner.invoke(app, ["report"], env=mars)
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("comptoir: COMPTOIR_HELPDESK_TIMEZONE: unknown timezone")
+
+
+def test_a_bad_policy_file_stops_the_sweep_with_one_line_and_nothing_else(
+    cli: Invoke, migrated_url: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "sla.yaml"
+    bad.write_text("levels: {3: {first_response: soon}}\n")
+    runner = CliRunner()
+    env = {
+        "COMPTOIR_DATABASE_URL": migrated_url,
+        "COMPTOIR_DATA_DIR": str(tmp_path / "data"),
+        "COMPTOIR_SLA_POLICY_PATH": str(bad),
+    }
+    result = runner.invoke(app, ["sla", "sweep"], env=env)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"comptoir: COMPTOIR_SLA_POLICY_PATH: {bad}")
+    assert len(result.stderr.splitlines()) == 1
+    missing = {**env, "COMPTOIR_SLA_POLICY_PATH": str(tmp_path / "nowhere.yaml")}
+    result = runner.invoke(app, ["sla", "sweep"], env=missing)
+    assert result.exit_code == 2 and "cannot read" in result.stderr
+    # read only by the commands that need it: the queue is still there to look at
+    assert runner.invoke(app, ["tickets", "list"], env=env).exit_code == 0
 
 
 def test_the_installed_command_runs_a_sweep(migrated_url: str, tmp_path: Path) -> None:
@@ -182,6 +253,7 @@ def test_jobs_lists_recorded_runs_newest_first_with_the_last_line_of_an_error(
     assert lines[0].split()[:3] == ["digests", "2026-11-27", "failed"]
     assert lines[0].endswith("RuntimeError: Slack said no")
     assert lines[1].split()[:3] == ["perf_evaluate", "2026-11-26", "done"]
+    assert lines[1].split()[3:5] == ["2026-03-02", "10:00"]  # START, in the help desk's time
     rows = [json.loads(line) for line in cli("jobs", "--status", "done", "--json").splitlines()]
     assert [(r["job"], r["period"], r["owner"]) for r in rows] == [
         ("perf_evaluate", "2026-11-26", "a:1")

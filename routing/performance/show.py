@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from routing.models import Seller
 from routing.performance import evaluate
-from routing.performance.config import METRICS, PerfConfig, load_perf_config
+from routing.performance.config import METRICS, PerfConfig
 
 
 class UnknownSellerError(LookupError):
@@ -119,14 +119,14 @@ class SellerPerformance:
 
 
 def show(
-    session: Session, *, seller_id: str, day: date | None = None, config: PerfConfig | None = None
+    session: Session, *, seller_id: str, config: PerfConfig, day: date | None = None
 ) -> SellerPerformance | None:
     """The stored daily evaluation of `day` (the latest when None); computed on the fly when
-    none was stored for that day. None when there is nothing to show."""
+    none was stored for that day. None when there is nothing to show. `config` is the
+    operator's, resolved by the caller (bot.cli): no default is read here."""
     seller = session.get(Seller, seller_id)
     if seller is None:
         raise UnknownSellerError(f"unknown seller {seller_id!r}")
-    config = config or load_perf_config()
     stored = (
         evaluate.latest(session, seller_id=seller_id)
         if day is None

@@ -20,7 +20,6 @@ from bot.listeners.deps import Deps
 from bot.outbox import Outbox
 from bot.scheduler import (
     CATCH_UP,
-    SCHEDULE,
     SLA_SWEEP,
     Deferred,
     Job,
@@ -30,9 +29,12 @@ from bot.scheduler import (
     catch_up,
     cron_of,
     run_due,
+    schedule_for,
 )
 from routing import job_runs
 from routing.db import make_engine, make_sessionmaker, transaction
+from routing.performance.config import load_perf_config
+from routing.sla_policy import load_policy
 from tests.bot.conftest import default_answerer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +43,8 @@ WEEKDAYS = frozenset(range(5))
 DIGESTS = Rule(at=time(8, 30), timezone=PARIS, weekdays=WEEKDAYS, business_days=True)
 NUDGES = Rule(at=time(9, 30), timezone=PARIS, weekdays=frozenset({0}), period="week")
 DAILY = Rule(at=time(6, 0), timezone=PARIS)
+# the table with the packaged performance file, passed in as bot.wiring passes the operator's
+SCHEDULE = schedule_for(load_perf_config(None))
 
 
 def utc(*args: int) -> datetime:
@@ -118,7 +122,12 @@ def test_naive_now_is_refused() -> None:
 def make_deps(factory: sessionmaker[Session]) -> Deps:
     unused = WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/api/")
     return Deps(
-        session_factory=factory, answerer=default_answerer(), outbox=Outbox(factory, unused)
+        session_factory=factory,
+        answerer=default_answerer(),
+        outbox=Outbox(factory, unused),
+        policy=load_policy(None),
+        helpdesk_timezone=PARIS,
+        staff_language="fr",
     )
 
 
@@ -501,6 +510,9 @@ def test_the_performance_jobs_run_once_each_in_order_from_the_table(
             session_factory=session_factory,
             answerer=sample_kb,
             outbox=Outbox(session_factory, client),
+            policy=load_policy(None),
+            helpdesk_timezone=PARIS,
+            staff_language="fr",
         )
         outcome = catch_up(deps, SCHEDULE, now=now, owner="a:1")
         assert outcome == {"perf_evaluate": "done", "nudges": "done", "digests": "done"}

@@ -7,7 +7,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 
 from bot import slack_payloads as sp
-from bot.scheduler import SCHEDULE, build_scheduler
+from bot.scheduler import build_scheduler, schedule_for
 from bot.sla_job import run_sla_sweep
 from tests.bot.conftest import (
     ACCOUNT_MANAGER,
@@ -142,7 +142,8 @@ def test_sla_warning_goes_to_the_owner(bot: Bot) -> None:
 
 @SQLITE_ONLY
 def test_schedule_table_runs_the_sweep_every_minute_without_skipping_late_runs(bot: Bot) -> None:
-    assert [job.id for job in SCHEDULE] == [
+    schedule = schedule_for(bot.runtime.perf_config)  # the settings' file, resolved by wiring
+    assert [job.id for job in schedule] == [
         "sla_sweep",
         "catch_up",
         "inbox_purge",
@@ -150,7 +151,7 @@ def test_schedule_table_runs_the_sweep_every_minute_without_skipping_late_runs(b
         "nudges",
         "digests",
     ]
-    scheduler = build_scheduler(bot.runtime.deps)
+    scheduler = build_scheduler(bot.runtime.deps, schedule)
     try:
         scheduler.start(paused=True)
         job = scheduler.get_job("sla_sweep")

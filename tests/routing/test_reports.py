@@ -64,7 +64,9 @@ def test_report_figures(session_factory: sessionmaker[Session]) -> None:
         tickets.do_staff_replied(
             s, ticket_id=fast.id, user_id="U0A1", now=MON_9 + timedelta(minutes=30), policy=POLICY
         )
-        tickets.do_resolve(s, ticket_id=fast.id, user_id="U0A1", now=MON_9 + timedelta(hours=2))
+        tickets.do_resolve(
+            s, ticket_id=fast.id, user_id="U0A1", now=MON_9 + timedelta(hours=2), policy=POLICY
+        )
         sla_clocks.sweep(s, now=MON_9 + timedelta(hours=2), policy=POLICY)  # slow: breached
         tickets.do_staff_replied(
             s, ticket_id=slow.id, user_id="U0A1", now=MON_9 + timedelta(minutes=130), policy=POLICY

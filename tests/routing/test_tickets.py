@@ -84,11 +84,15 @@ def test_lifecycle_events_explain_the_state_at_every_step(
             lambda: tickets.do_relevel(
                 s, ticket_id=ticket.id, level=3, user_id="U0LEAD001", now=t, policy=POLICY
             ),
-            lambda: tickets.do_resolve(s, ticket_id=ticket.id, user_id="U0AGENT01", now=t),
+            lambda: tickets.do_resolve(
+                s, ticket_id=ticket.id, user_id="U0AGENT01", now=t, policy=POLICY
+            ),
             lambda: tickets.do_record_satisfaction(
                 s, ticket_id=ticket.id, solved=False, user_id="U0SELLER1", now=t, policy=POLICY
             ),
-            lambda: tickets.do_resolve(s, ticket_id=ticket.id, user_id="U0AGENT01", now=t),
+            lambda: tickets.do_resolve(
+                s, ticket_id=ticket.id, user_id="U0AGENT01", now=t, policy=POLICY
+            ),
         ]
         expected = [
             ("claimed", "U0AGENT01", 2),
@@ -144,7 +148,7 @@ def test_illegal_transitions_raise_and_change_nothing(
             tickets.do_relevel(
                 s, ticket_id=ticket.id, level=7, user_id="U0LEAD001", now=MON_10, policy=POLICY
             )
-        tickets.do_resolve(s, ticket_id=ticket.id, user_id="U0AGENT01", now=MON_10)
+        tickets.do_resolve(s, ticket_id=ticket.id, user_id="U0AGENT01", now=MON_10, policy=POLICY)
         for action in (
             lambda: tickets.do_claim(s, ticket_id=ticket.id, user_id="U0AGENT01", now=MON_10),
             lambda: tickets.do_wait_on_seller(
@@ -157,7 +161,7 @@ def test_illegal_transitions_raise_and_change_nothing(
             with pytest.raises(tickets.TicketError, match="is resolved"):
                 action()
         with pytest.raises(tickets.TicketError, match="no ticket with id 999"):
-            tickets.do_resolve(s, ticket_id=999, user_id="U0AGENT01", now=MON_10)
+            tickets.do_resolve(s, ticket_id=999, user_id="U0AGENT01", now=MON_10, policy=POLICY)
         s.refresh(ticket)
         assert (ticket.status, ticket.owner_id, ticket.level) == ("resolved", None, 2)
         assert _kinds(s, ticket.id) == ["opened", "resolved"]
@@ -175,8 +179,8 @@ def test_repeated_actions_change_nothing_twice(session_factory: sessionmaker[Ses
             tickets.do_relevel(
                 s, ticket_id=ticket.id, level=2, user_id="U0AGENT01", now=MON_10, policy=POLICY
             )
-        tickets.do_resolve(s, ticket_id=ticket.id, user_id="U0AGENT01", now=MON_10)
-        tickets.do_resolve(s, ticket_id=ticket.id, user_id="U0AGENT01", now=MON_10)
+        tickets.do_resolve(s, ticket_id=ticket.id, user_id="U0AGENT01", now=MON_10, policy=POLICY)
+        tickets.do_resolve(s, ticket_id=ticket.id, user_id="U0AGENT01", now=MON_10, policy=POLICY)
         for _ in range(2):
             tickets.do_record_satisfaction(
                 s, ticket_id=ticket.id, solved=True, user_id="U0SELLER1", now=MON_10, policy=POLICY
@@ -289,7 +293,7 @@ def test_list_tickets_by_nearest_deadline(session_factory: sessionmaker[Session]
         tickets.do_wait_on_seller(
             s, ticket_id=waiting.id, user_id="U0A1234", now=MON_10, policy=POLICY
         )
-        tickets.do_resolve(s, ticket_id=done.id, user_id="U0A1234", now=MON_10)
+        tickets.do_resolve(s, ticket_id=done.id, user_id="U0A1234", now=MON_10, policy=POLICY)
         tickets.do_claim(s, ticket_id=slow.id, user_id="U0AGENT01", now=MON_10)
         views = tickets.list_tickets(s)
         assert [v.number for v in views] == [urgent.number, slow.number, waiting.number]
