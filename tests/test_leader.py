@@ -219,11 +219,18 @@ class Serve:
         self.proc.wait(timeout=10)
 
 
-def wait_until(check: Any, *, timeout: float, what: str) -> float:
+def wait_until(check: Any, *, timeout: float, what: str, show: tuple[Serve, ...] = ()) -> float:
+    """Seconds until `check()` holds; a timeout fails with what each process in `show` said
+    (these tests run under CI load: the output tells a slow child from a stuck one)."""
     start = time.monotonic()
     while not check():
         if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            said = "\n".join(
+                f"--- {s.name} (pid {s.proc.pid}, exit {s.proc.poll()}):\n    "
+                + "\n    ".join(s.drain()[-40:])
+                for s in show
+            )
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{said}")
         time.sleep(0.05)
     return time.monotonic() - start
 
@@ -266,13 +273,15 @@ def test_one_of_two_serve_processes_leads_and_the_other_takes_over_when_it_is_ki
     one, two = two_serves
     wait_until(
         lambda: one.said("listening on") and two.said("listening on"),
-        timeout=60,
+        timeout=180,  # generous: a bound for a loaded CI machine, not a speed assertion
         what="both processes serving",
+        show=(one, two),
     )
     wait_until(
         lambda: one.said("scheduler leader") or two.said("scheduler leader"),
-        timeout=60,  # the workers start after serve: they load the models first
+        timeout=180,  # the workers start after serve: they load the models first, at nice 10
         what="a leader",
+        show=(one, two),
     )
     time.sleep(1.0)  # five campaign rounds of the follower: it must stay a follower
     leaders = [s for s in (one, two) if s.said("scheduler leader")]
@@ -284,7 +293,9 @@ def test_one_of_two_serve_processes_leads_and_the_other_takes_over_when_it_is_ki
     owner = line.rsplit(" ", 1)[-1]
     # on start the leader caught up: today's evaluation is recorded under its name, and only
     # the leader wrote job_runs (the follower's scheduler never ran)
-    wait_until(lambda: leader.said("caught up:"), timeout=30, what="the leader's catch-up")
+    wait_until(
+        lambda: leader.said("caught up:"), timeout=90, what="the leader's catch-up", show=(one, two)
+    )
     before = job_runs_owners(postgres_url)
     assert "perf_evaluate" in before
     assert {who for who, _, _ in before.values()} == {owner}
@@ -298,12 +309,18 @@ def test_one_of_two_serve_processes_leads_and_the_other_takes_over_when_it_is_ki
         lambda: follower.said("scheduler leader"),
         timeout=STOP_GRACE_SECONDS + 60,
         what="the follower taking over",
+        show=(one, two),
     )
     (line,) = [ln for ln in follower.drain() if "scheduler leader" in ln]
     assert follower.owns(line)
     assert follower.proc.poll() is None
     # the new leader caught up too, and found nothing to redo: the same rows, same owner
-    wait_until(lambda: follower.said("caught up:"), timeout=30, what="the new leader's catch-up")
+    wait_until(
+        lambda: follower.said("caught up:"),
+        timeout=90,
+        what="the new leader's catch-up",
+        show=(one, two),
+    )
     assert any("perf_evaluate=taken" in ln for ln in follower.drain())
     after = job_runs_owners(postgres_url)
     assert after["perf_evaluate"] == before["perf_evaluate"]
@@ -367,9 +384,16 @@ def test_a_worker_started_with_no_schedule_never_leads(tmp_path: Path) -> None:
         quiet = worker("quiet", env, "--no-schedule")
         leader = None
         try:
-            wait_until(lambda: quiet.said("worker running"), timeout=60, what="the worker")
+            wait_until(
+                lambda: quiet.said("worker running"), timeout=180, what="the worker", show=(quiet,)
+            )
             leader = worker("leader", env)
-            wait_until(lambda: leader.said("scheduler leader"), timeout=60, what="a leader")
+            wait_until(
+                lambda: leader.said("scheduler leader"),
+                timeout=180,
+                what="a leader",
+                show=(quiet, leader),
+            )
             assert not quiet.said("scheduler")
             (line,) = [ln for ln in leader.drain() if "scheduler leader" in ln]
             assert line.endswith(f":{leader.proc.pid}")
