@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -54,8 +55,10 @@ def test_sample_import_evaluate_show(run, tmp_path: Path) -> None:  # type: igno
     )  # fmt: skip
     assert sample["sellers"] == 40 and sample["last_day"] == "2026-11-23"
     run("sellers", "import", str(out / "sellers.csv"))
-    report = json.loads(run("metrics", "import", str(out / "metrics.csv"), "--json").stdout)
+    imported = run("metrics", "import", str(out / "metrics.csv"), "--json")
+    report = json.loads(imported.stdout)  # progress went to stderr: stdout is the JSON alone
     assert report["imported"] == sample["rows"] and report["rejected"] == 0
+    assert f"metrics import: done, {sample['rows']} rows imported, 0 rejected" in imported.stderr
 
     evaluation = json.loads(run("perf", "evaluate", "--json").stdout)  # last day with metrics
     assert evaluation["day"] == "2026-11-23" and evaluation["kinds"] == ["daily", "weekly"]
@@ -128,3 +131,72 @@ def test_import_from_a_warehouse_query(run_sqlite, tmp_path: Path) -> None:  # t
     late = next(m for m in shown["metrics"] if m["metric"] == "late_shipment_rate")
     assert late["value"] == pytest.approx(100 * 12 / 230, abs=1e-3)  # 12 odd days, 1 late each
     assert late["status"] == "alert"
+
+
+METRICS_HEADER = (
+    "seller_id,date,orders,accepted_orders,acceptance_delay_hours,seller_cancellations,"
+    "shipments,late_shipments,shipments_with_tracking,customer_messages,response_hours,"
+    "incidents,ratings_count,rating_mean\n"
+)
+
+
+def test_imports_say_what_happened(run_sqlite, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Exit 2 and nothing imported for a file that is wrong as a whole; exit 1 with the line
+    for a bad row; progress on stderr (not a terminal here: plain lines), JSON on stdout."""
+    run = run_sqlite
+    out = tmp_path / "sample"
+    sample = json.loads(
+        run("metrics", "sample", "--sellers", "40", "--days", "400", "--out", str(out),
+            "--seed", "5", "--end", "2026-11-23", "--json").stdout
+    )  # fmt: skip
+    assert sample["rows"] > 3 * 5000  # several batches, so several progress lines
+
+    missing = run("sellers", "import", str(tmp_path / "nope.csv"), code=2)
+    assert "nope.csv: cannot read (No such file or directory)" in missing.stderr
+    directory = run("sellers", "import", str(out / "sellers.csv"), "--json")
+    assert json.loads(directory.stdout)["created"] == 40
+    assert "sellers import: done, 40 created" in directory.stderr
+
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text((out / "metrics.csv").read_text().replace(",", ";"))
+    refused = run("metrics", "import", str(semicolons), "--json", code=2)
+    assert "looks semicolon-separated; export it comma-separated" in refused.stderr
+    assert refused.stdout == ""
+    with sqlite3.connect(tmp_path / "data" / "comptoir.db") as conn:
+        assert conn.execute("SELECT count(*) FROM metrics_daily").fetchone() == (0,)
+
+    imported = run("metrics", "import", str(out / "metrics.csv"), "--json")
+    assert json.loads(imported.stdout)["imported"] == sample["rows"]
+    steps = [line for line in imported.stderr.splitlines() if "% (" in line]
+    assert len(steps) >= 3 and steps[-1].startswith("metrics import: 100% (")
+
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(
+        METRICS_HEADER.encode()
+        + b"S00001,2026-11-24,10,10,5,0,10,0,10,1,2,0,2,4.5\n"
+        + b"S00001,2026-11-25,10,10,5,0,10,0,10,1,2,0,2,4.5 \xe9toiles\n"  # line 3
+        + b"S00002,2026-11-24,10,10,5,0,10,0,10,1,2,0,2,4.5\n"
+    )
+    partly = json.loads(run("metrics", "import", str(latin1), "--json", code=1).stdout)
+    assert (partly["imported"], partly["rejected"]) == (2, 1)
+    assert partly["errors"] == [
+        {"line": 3, "error": "not UTF-8 (byte 0xE9 at column 49); save the file as UTF-8"}
+    ]
+
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text(
+        METRICS_HEADER
+        + "".join(f"S9{i:04d},2026-11-20,10,10,5,0,10,0,10,1,2,0,2,4.5\n" for i in range(1200))
+    )
+    capped = run("metrics", "import", str(unknown), code=1)
+    assert "0 rows imported" in capped.stdout and "1200 rejected" in capped.stdout
+    listed = [line for line in capped.stderr.splitlines() if line.startswith("  line ")]
+    assert (
+        len(listed) == 50
+        and listed[0] == "  line 2: unknown seller 'S90000' (not in the directory)"
+    )
+    assert "  … and 1150 more (--json lists the first 1000)" in capped.stderr
+
+    evaluated = run("perf", "evaluate", "--json")
+    assert json.loads(evaluated.stdout)["day"] == "2026-11-24"
+    assert "perf evaluate: evaluating every seller for 2026-11-24" in evaluated.stderr
