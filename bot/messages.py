@@ -57,6 +57,14 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Sorry, I couldn't answer because of an error on my side. "
         "A member of the help desk will take it from here.",
     },
+    # a message longer than COMPTOIR_MAX_MESSAGE_CHARS: only its start was read (seller's
+    # directory language), posted in the thread just before the answer
+    "message.cut": {
+        "fr": "✂️ Votre message est long : je n'en ai lu que les {limit} premiers caractères. "
+        "Si ma réponse passe à côté, reposez l'essentiel de votre question ici, en plus court.",
+        "en": "✂️ Your message is long: I only read its first {limit} characters. "
+        "If my answer misses the point, ask the heart of your question again here, in short.",
+    },
     # --- tickets, seen by the seller (seller's directory language) ---
     "ticket.card": {
         "fr": "🎫 Ticket *#{number}* ouvert · niveau {level}.\nUn membre de l'équipe vous répond {due}, ici, dans ce fil.",

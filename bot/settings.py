@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     sla_policy_path: Path | None = None
     perf_config_path: Path | None = None
 
+    # how much of a seller's message the classifier and the answerer read (the whole text is
+    # stored; the seller is told when it was cut): bot.listeners.parsing.MAX_MESSAGE_CHARS.
+    # At most Slack's own cap on a message, 40,000 characters.
+    max_message_chars: int = Field(default=4000, ge=200, le=40_000)
+
     # overrides the calibrated abstention threshold
     answer_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # overrides the calibrated level under which an answer is offered as the closest passage

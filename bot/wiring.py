@@ -205,6 +205,7 @@ def build_runtime(
         triage_channel=settings.triage_channel,
         helpdesk_timezone=settings.helpdesk_timezone,
         staff_language=settings.staff_language,
+        max_message_chars=settings.max_message_chars,
         staff_group=(
             UsergroupMembers(
                 slack_client(settings, timeout=slack_timeout), settings.staff_usergroup

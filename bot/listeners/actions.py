@@ -24,7 +24,8 @@ def register(app: App, deps: Deps) -> None:
         kind = blocks.FEEDBACK_KINDS[action["action_id"]]
         click = parse_click(body, kind)
         if click is None:
-            logger.warning("feedback click without a question id: %r", action.get("value"))
+            # a forged or broken button: nothing to do, and nothing the database must see
+            logger.warning("feedback click without a question id: %.40r", action.get("value"))
             return
         do_record_click(deps, click)
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.listeners.parsing import MAX_MESSAGE_CHARS
 from bot.outbox import Outbox
 from bot.staff_groups import UsergroupMembers
 from knowledge.types import Answerer
@@ -54,6 +55,8 @@ class Deps:
     clock: Callable[[], datetime] = field(default=utcnow)
     working_reaction: str = "eyes"
     staff_group: UsergroupMembers | None = None  # COMPTOIR_STAFF_USERGROUP, when set
+    # the classifier and the answerer read this much of a message (COMPTOIR_MAX_MESSAGE_CHARS)
+    max_message_chars: int = MAX_MESSAGE_CHARS
 
     def staff_members(self) -> frozenset[str]:
         """The staff user group's members (cached); empty when no group is configured.

@@ -5,18 +5,25 @@ once; a reply in a ticket's thread moves the ticket; a staff reply there is the 
              ├─ ticket in thread ─────── do_seller_replied, card updated (no bot answer)
              └─ otherwise: classify ─┬─ question → answer (abstention/failure → Level 1+ ticket)
                                      └─ problem  → ticket + cards now, then the guideline passage
+
+The classifier and the answerer read only the first `deps.max_message_chars` characters of a
+message (and of the thread's earlier questions): their cost grows with the text, and one
+40,000-character message must not keep every other seller waiting. The whole text is stored;
+the seller is told in the thread, before the answer, that only the start was read.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy.orm import Session
 
-from bot import blocks, ticket_blocks
+from bot import blocks, messages, ticket_blocks
 from bot.listeners import answering
 from bot.listeners.deps import Deps
-from bot.listeners.ticketing import notify_card_changed, notify_ticket_opened
+from bot.listeners.parsing import cut_text, read_part
+from bot.listeners.ticketing import notify_card_changed, notify_ticket_opened, thread_key
 from knowledge.types import EmptyIndexError
 from routing import conversations, staff, tickets
 from routing.classify import Classification
@@ -55,6 +62,12 @@ def do_take_seller_message(deps: Deps, message: IncomingMessage) -> None:
         return
     if intake.question is None or intake.seller is None:
         return
+    # from here on the message is what the classifier and the answerer read: its start
+    limit = deps.max_message_chars
+    message, was_cut = read_part(message, limit)
+    if was_cut and not intake.resumed:  # a resumed attempt said it already, like the reaction
+        tell_only_start_read(deps, message, intake.seller.language, limit)
+    intake = replace(intake, history=[(cut_text(q, limit), a) for q, a in intake.history])
     judged = classify(deps, message.question_text)
     if judged.kind == "problem":
         do_open_problem(deps, message, intake, judged)
@@ -70,15 +83,36 @@ def do_take_seller_message(deps: Deps, message: IncomingMessage) -> None:
 
 
 def classify(deps: Deps, text: str) -> Classification:
-    """The classifier's judgement; a question when there is none or it fails (logged): the
-    answer flow still promises a human when it cannot answer."""
+    """The classifier's judgement of the text's start (the only way to the classifier: the
+    hand-off and a failed delivery judge the stored, whole text); a question when there is
+    none or it fails (logged): the answer flow still promises a human when it cannot answer."""
     if deps.classifier is None:
         return QUESTION
     try:
-        return deps.classifier.classify(text)
+        return deps.classifier.classify(cut_text(text, deps.max_message_chars))
     except Exception:
         logger.exception("classifying a message failed; treating it as a question")
         return QUESTION
+
+
+def tell_only_start_read(deps: Deps, message: IncomingMessage, language: str, limit: int) -> None:
+    """In the thread, in the seller's language, queued before the answer (same ordering key):
+    only the first `limit` characters were read."""
+    number = f"{limit:,}".replace(",", "\u00a0" if language == "fr" else ",")
+    with transaction(deps.session_factory) as session:
+        deps.outbox.enqueue(
+            session,
+            method="chat.postMessage",
+            payload={
+                "channel": message.channel_id,
+                "thread_ts": message.root_ts,
+                "text": messages.text("message.cut", language, limit=number),
+            },
+            ordering_key=thread_key(message.channel_id, message.root_ts),
+            now=deps.clock(),
+        )
+    deps.outbox.wake()
+    logger.info("event %s: only the first %s characters were read", message.event_id, limit)
 
 
 def do_staff_reply(deps: Deps, message: IncomingMessage, ticket_id: int) -> None:
