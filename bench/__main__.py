@@ -20,6 +20,7 @@ BENCHES = (
     "sla_sweep",
     "perf_evaluate",
     "digest_build",
+    "import_memory",
 )
 
 
