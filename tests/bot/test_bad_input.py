@@ -16,11 +16,13 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from bot import blocks
@@ -28,10 +30,13 @@ from bot import slack_payloads as sp
 from bot import ticket_blocks as tb
 from bot.http_guard import MAX_BODY_BYTES
 from bot.listeners.parsing import MAX_MESSAGE_CHARS
+from bot.slack_standin import SlackStandin
+from bot.wiring import build_runtime
 from routing.models import Feedback, InboxEvent, Question, SlackEvent, TicketEvent
 from tests.bot.conftest import (
     AGENT,
     COMMISSION_FR,
+    PHOTOS_EN,
     SECRET,
     SHOP_EN,
     SHOP_FR,
@@ -40,6 +45,7 @@ from tests.bot.conftest import (
     Bot,
     FakeAnswerer,
     FakeClassifier,
+    make_settings,
 )
 
 JSON = "application/json"
@@ -409,3 +415,40 @@ def test_a_button_value_that_is_not_an_id_is_ignored_with_a_log_line(
     assert all(len(r.getMessage()) < 300 for r in refused)
     assert stored_rows(bot) == NOTHING
     assert bot.slack.updates() == []
+
+
+@SQLITE_ONLY
+def test_the_cap_is_the_operators_setting(
+    start_bot: Callable[..., Bot],
+    migrated_url: str,
+    slack: SlackStandin,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMPTOIR_MAX_MESSAGE_CHARS", "1000")
+    runtime = build_runtime(
+        make_settings(migrated_url, slack, tmp_path),
+        answerer=FakeAnswerer(),
+        classifier=FakeClassifier(),
+        run_migrations=False,
+        inbox_thread=False,
+    )
+    try:
+        assert runtime.deps.max_message_chars == 1000
+    finally:
+        runtime.close()
+    monkeypatch.setenv("COMPTOIR_MAX_MESSAGE_CHARS", "50")
+    with pytest.raises(ValidationError, match="max_message_chars"):
+        make_settings(migrated_url, slack, tmp_path)
+    monkeypatch.delenv("COMPTOIR_MAX_MESSAGE_CHARS")
+    # the running bot reads what it was given: 1,000 characters, and says so
+    answerer = FakeAnswerer(answers={"photo": PHOTOS_EN})
+    bot = start_bot(answerer=answerer)
+    bot.runtime.deps.max_message_chars = 1000
+    body = sp.message_event(channel=SHOP_EN, text="What photo size do you need? " * 100)
+    bot.send(body)
+    bot.wait_event(body["event_id"], "answered")
+    bot.slack.wait_for(lambda: len(bot.slack.posts(channel=SHOP_EN)) >= 2)
+    bot.close()
+    assert 900 < len(answerer.asked[0][0]) <= 1000
+    assert "first 1,000 characters" in bot.slack.posts(channel=SHOP_EN)[0].params["text"]
