@@ -228,6 +228,12 @@ class TcpRelay:
 
 def env_for(**settings: Any) -> dict[str, str]:
     """The environment of a child: this one without COMPTOIR_* settings, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPTOIR_")}
+    # stderr buffered as in production: PYTHONUNBUFFERED (set by some CI runners) changes how
+    # a process behaves once its stderr is gone
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("COMPTOIR_") and k != "PYTHONUNBUFFERED"
+    }
     env.update({f"COMPTOIR_{k.upper()}": str(v) for k, v in settings.items()})
     return env

@@ -454,3 +454,39 @@ def test_a_worker_waits_for_an_unreachable_database_and_works_once_it_answers(
         pids = conn.execute(text("SELECT pid FROM worker_heartbeats")).scalars().all()
     direct.dispose()
     assert pids == [worker.pid]
+
+
+# The bound's last step, os._exit, must not depend on stderr: a worker whose serve is gone
+# has a stderr nobody reads. Flushing it first raised BrokenPipeError (in the exit timer's
+# thread: the thread died, the process lived on, busy, past every later SIGTERM) or blocked.
+_EXIT_WITH_UNREADABLE_STDERR = """
+import os, sys
+read_end, write_end = os.pipe()
+os.dup2(write_end, 2)
+if sys.argv[1] == "closed":
+    os.close(read_end)  # nobody will ever read it: a write fails with EPIPE
+else:
+    os.set_blocking(write_end, False)
+    try:
+        while True:
+            os.write(write_end, b"x")  # full: a write blocks
+    except BlockingIOError:
+        os.set_blocking(write_end, True)
+sys.stderr.write("a line not yet flushed")
+from bot.cli.worker import _exit_now
+_exit_now(3)
+"""
+
+
+@pytest.mark.parametrize("stderr", ["closed", "full"])
+def test_the_exit_at_the_end_of_the_grace_period_does_not_wait_on_stderr(stderr: str) -> None:
+    # stderr buffered as in production (PYTHONUNBUFFERED, which CI may set, hides the bug)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    child = subprocess.run(
+        [sys.executable, "-c", _EXIT_WITH_UNREADABLE_STDERR, stderr],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        timeout=60,
+        capture_output=True,
+    )
+    assert child.returncode == 3, child
