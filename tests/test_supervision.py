@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -431,6 +432,7 @@ def test_a_worker_waits_for_an_unreachable_database_and_works_once_it_answers(
             procs=procs,
         )
         if relay is not None:  # and a database that goes away later: said once, survived
+            before = len(worker.lines)
             relay.stop()
             wait_for(
                 lambda: worker.said("keeps running and retries"),
@@ -438,6 +440,7 @@ def test_a_worker_waits_for_an_unreachable_database_and_works_once_it_answers(
                 what="the worker noticing",
                 procs=procs,
             )
+            time.sleep(3.0)  # its loops keep failing meanwhile (inbox, outbox, leadership)
             relay.start()
             wait_for(
                 lambda: worker.said("database reachable again"),
@@ -446,6 +449,9 @@ def test_a_worker_waits_for_an_unreachable_database_and_works_once_it_answers(
                 procs=procs,
             )
             assert worker.proc.poll() is None
+            # one logged failure a minute per retrying loop, not one per failed poll (dozens)
+            logged = [ln for ln in worker.lines[before:] if re.match(r"\d{4}-\d\d-\d\d ", ln)]
+            assert len(logged) <= 6, "\n".join(logged)
     finally:
         if relay is not None:
             relay.stop()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -114,6 +116,10 @@ def register(app: typer.Typer) -> None:
             return f"{state['doing']}{', leading the schedule' if leads else ''}"
 
         heartbeat = Heartbeat(runtime.session_factory, doing=doing, announce=_say)
+        # the heartbeat says when the database goes and comes back; the loops that retry
+        # meanwhile (inbox, outbox, leadership) log their traceback once a minute, not 20 a second
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_OncePerOutage())
         try:
             if not stop.is_set():
                 runtime.start_background(inbox=True, outbox=True)
@@ -166,6 +172,33 @@ def _die_with(parent_pid: int, request_stop: Callable[[str], None]) -> None:
 
 
 _PR_SET_PDEATHSIG = 1
+
+
+class _OncePerOutage(logging.Filter):
+    """Lets one record a minute through per logger when it carries a database-unreachable
+    error (routing.workers.UNREACHABLE, or caused by one); every other record passes."""
+
+    EVERY_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from routing.workers import UNREACHABLE
+
+        error = record.exc_info[1] if record.exc_info else None
+        for _ in range(5):  # the error itself or what caused it (a listener's wrapper)
+            if error is None or isinstance(error, UNREACHABLE):
+                break
+            error = error.__cause__ or error.__context__
+        if error is None:
+            return True
+        now = time.monotonic()
+        if now - self._last.get(record.name, -self.EVERY_SECONDS) < self.EVERY_SECONDS:
+            return False
+        self._last[record.name] = now
+        return True
 
 
 def _say(line: str) -> None:
