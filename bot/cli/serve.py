@@ -46,22 +46,27 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Migrate the database, open the knowledge base, and answer sellers in Slack."""
-        from bot.cli import settings_of
+        from bot.cli import perf_config_of, policy_of, settings_of
         from bot.cli.worker import STOP_GRACE_SECONDS
         from bot.inbox import spawn_worker_process
         from bot.server import HttpServer, make_wsgi
         from bot.supervisor import WorkerSupervisor
         from bot.wiring import build_runtime
-        from routing.performance.config import load_perf_config
 
         settings = settings_of(ctx)
         # the operator's performance file sets the worker's job times; a bad file stops here
-        load_perf_config(settings.perf_config_path)
+        perf_config = perf_config_of(ctx)
         # Refuses placeholder secrets first. This process only verifies, stores and acks
         # seller messages; answering them, delivering the outbox and running the schedule
         # are the worker's (bot.inbox, bot.scheduler), a child process at a lower CPU
         # priority, so neither a burst of questions nor the daily evaluation delays an ack.
-        runtime = build_runtime(settings, socket=socket, inbox_thread=False)
+        runtime = build_runtime(
+            settings,
+            socket=socket,
+            inbox_thread=False,
+            policy=policy_of(ctx),
+            perf_config=perf_config,
+        )
         supervisor = None
         if not no_worker:
             serve_pid = str(os.getpid())

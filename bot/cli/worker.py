@@ -56,10 +56,9 @@ def register(app: typer.Typer) -> None:
         by a worker that died is taken again after its lease (5 minutes). One of them, the
         holder of the leader lock, runs the schedule; another takes over when it dies.
         """
-        from bot.cli import settings_of
+        from bot.cli import perf_config_of, policy_of, settings_of
         from bot.scheduler import lead_schedule, schedule_for
         from bot.wiring import build_runtime
-        from routing.performance.config import load_perf_config
         from routing.workers import Heartbeat
 
         # First, before anything slow: a SIGTERM (or serve's death) at any moment from here on
@@ -91,7 +90,9 @@ def register(app: typer.Typer) -> None:
             _die_with(parent_pid, request_stop)
         settings = settings_of(ctx)
         # the operator's performance file sets the periodic jobs' times; a bad file stops here
-        jobs = schedule_for(load_perf_config(settings.perf_config_path))
+        perf_config = perf_config_of(ctx)  # a bad file: one line, exit 2
+        policy = policy_of(ctx)
+        jobs = schedule_for(perf_config)
         if settings.database_url is None:
             settings.ensure_data_dir()  # SQLite in the data dir: the file can be created
         if not _wait_for_database(settings.db_url, migrate=migrate, stop=stop):
@@ -99,6 +100,8 @@ def register(app: typer.Typer) -> None:
         runtime = build_runtime(
             settings,
             run_migrations=False,  # done above, once the database answered
+            policy=policy,
+            perf_config=perf_config,
             inbox_thread=False,
             inbox_threads=threads,
             inbox_idle_poll=idle_poll,
