@@ -123,6 +123,7 @@ def register(app: typer.Typer) -> None:
         # meanwhile (inbox, outbox, leadership) log their traceback once a minute, not 20 a second
         for handler in logging.getLogger().handlers:
             handler.addFilter(_OncePerOutage())
+        code = 0
         try:
             if not stop.is_set():
                 runtime.start_background(inbox=True, outbox=True)
@@ -143,6 +144,9 @@ def register(app: typer.Typer) -> None:
                 if parent_pid is not None and os.getppid() != parent_pid:
                     _say("the process that started this worker is gone; stopping")
                     request_stop("parent gone")
+        except Exception:  # the exit below would hide it: say it, and exit 1 (serve restarts)
+            logging.getLogger(__name__).exception("worker failed")
+            code = 1
         finally:
             request_stop("finished")  # arms the bound, whatever brought us here
             _say("worker stopping (messages in hand are finished)")
@@ -151,7 +155,7 @@ def register(app: typer.Typer) -> None:
             heartbeat.stop()
             runtime.close(grace=STOP_GRACE_SECONDS)
             # nothing is left to do; do not wait on threads a library may have left behind
-            _exit_now(0)
+            _exit_now(code)
 
 
 STOP_GRACE_SECONDS = 20.0
