@@ -18,7 +18,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server, wasyncore
 
-from bot.http_guard import guard_slack_body
+from bot.http_guard import MAX_BODY_BYTES, guard_slack_body
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -81,6 +81,10 @@ class HttpServer:
             threads=threads,
             ident="comptoir",
             asyncore_loop_timeout=LOOP_TIMEOUT_SECONDS,
+            # waitress buffers a whole body (to disk past 512 KB) before any WSGI app runs;
+            # it refuses (413) one declared at this size or more, so a client announcing a
+            # gigabyte costs nothing (bot.http_guard says 413 too, for chunked bodies)
+            max_request_body_size=MAX_BODY_BYTES + 1,
         )
         self.host = host
         self._thread: threading.Thread | None = None

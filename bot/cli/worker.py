@@ -53,7 +53,8 @@ def register(app: typer.Typer) -> None:
         Ctrl-C.
 
         Several workers may run against PostgreSQL (claims skip each other's rows); a row left
-        by a worker that died is taken again after its lease (5 minutes). One of them, the
+        by a worker that died or froze is taken again after its lease
+        (COMPTOIR_INBOX_LEASE_SECONDS, 60 s). One of them, the
         holder of the leader lock, runs the schedule; another takes over when it dies.
         """
         from bot.cli import perf_config_of, policy_of, settings_of

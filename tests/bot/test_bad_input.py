@@ -202,7 +202,8 @@ def test_a_body_over_the_limit_gets_413_without_reaching_bolt(
     assert signed_post(quiet_bot, json.dumps(event).encode(), JSON).status_code == 200
     quiet_bot.close()
     assert tracebacks(caplog) == []
-    assert len(guard_lines(caplog)) == 2
+    # waitress itself refuses both before buffering them (max_request_body_size), so the
+    # guard behind it never sees them; it stays for servers that would pass them on
     assert stored_rows(quiet_bot)["slack_inbox"] == 1  # only the one within the limit
 
 
