@@ -28,7 +28,7 @@ class HeldAnswerer:
 @SQLITE_ONLY
 def test_ack_comes_before_the_answer_is_ready(start_bot: Callable[..., Bot]) -> None:
     answerer = HeldAnswerer()
-    bot = start_bot(answerer=answerer)
+    bot = start_bot(answerer=answerer, threads=True)  # the answer runs beside the test
     body = sp.message_event(channel=SHOP_FR, text="Quelle est la commission ?")
     # the answerer is held until we release it: a 200 now is an ack that did not wait for it
     # (how fast acks are is measured in bench.ack_latency, not asserted here)
