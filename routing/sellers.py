@@ -1,4 +1,7 @@
-"""The seller directory: channel -> seller, imported from the operator's CSV."""
+"""The seller directory: channel -> seller, imported from the operator's CSV.
+
+The file is streamed (routing.csv_stream) and imported BATCH rows at a time: memory holds
+about one batch, whatever the directory's size."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 One row per seller and day. A day imported again replaces the stored one (upsert on
 (seller_id, day)), so a corrected export can simply be re-run. A bad row is reported with its
-line and the good rows still go in.
+line and the good rows still go in. The source is read, checked and written BATCH rows at a
+time (routing.csv_stream for files), so memory does not grow with its size.
 """
 
 from __future__ import annotations
