@@ -46,7 +46,10 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Migrate the database, open the knowledge base, and answer sellers in Slack."""
-        from bot.cli import perf_config_of, policy_of, settings_of
+        from slack_bolt.error import BoltError
+        from slack_sdk.errors import SlackApiError
+
+        from bot.cli import fail, perf_config_of, policy_of, settings_of
         from bot.cli.worker import STOP_GRACE_SECONDS
         from bot.inbox import spawn_worker_process
         from bot.server import HttpServer, make_wsgi
@@ -60,13 +63,23 @@ def register(app: typer.Typer) -> None:
         # seller messages; answering them, delivering the outbox and running the schedule
         # are the worker's (bot.inbox, bot.scheduler), a child process at a lower CPU
         # priority, so neither a burst of questions nor the daily evaluation delays an ack.
-        runtime = build_runtime(
-            settings,
-            socket=socket,
-            inbox_thread=False,
-            policy=policy_of(ctx),
-            perf_config=perf_config,
-        )
+        try:
+            runtime = build_runtime(
+                settings,
+                socket=socket,
+                inbox_thread=False,
+                policy=policy_of(ctx),
+                perf_config=perf_config,
+            )
+        # Bolt asks Slack who the bot is (auth.test) first: no route, a refused or reset
+        # connection (OSErrors), a token Slack refuses (BoltError, SlackApiError)
+        except (OSError, BoltError, SlackApiError) as exc:
+            raise fail(
+                f"Slack did not answer auth.test at {settings.slack_api_url} "
+                f"({type(exc).__name__}: {exc}); check the network, COMPTOIR_SLACK_API_URL and"
+                " COMPTOIR_SLACK_BOT_TOKEN",
+                code=1,
+            ) from None
         supervisor = None
         if not no_worker:
             serve_pid = str(os.getpid())
