@@ -8,6 +8,7 @@ seller message is a signed Events API delivery to /slack/events. Only Slack is s
 from __future__ import annotations
 
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,11 @@ class Demo:
         self.out.write(text + "\n")
         self.out.flush()
 
+    def step(self, text: str) -> None:
+        """What the demo is busy with, on stderr: the first run spends a minute embedding,
+        and a silent minute looks like a hang. stdout stays the conversation alone."""
+        print(f"demo: {text}", file=sys.stderr, flush=True)
+
     def run(self) -> int:
         # A fresh database every run; the index is kept, so a second run shows an
         # incremental ingest (nothing re-embedded) instead of paying for the embeddings again.
@@ -97,6 +103,7 @@ class Demo:
             self.say(f"  data      {self.data_dir} (SQLite database, Chroma index)")
             self.say(f"  slack     stand-in Web API at {slack.url}")
             self._prepare(settings)
+            self.step("starting the bot's HTTP endpoint")
             runtime = build_runtime(settings, worker_idle_poll=0.1)
             runtime.outbox_worker.start()
             server = start_http(runtime.app, health=runtime.health)
@@ -119,17 +126,22 @@ class Demo:
 
     def _prepare(self, settings: Settings) -> None:
         started = time.monotonic()
+        self.step("migrating a fresh SQLite database")
         migrate.upgrade(settings.db_url)
         engine = make_engine(settings.db_url)
+        self.step("importing the sample seller directory and help-desk staff")
         with transaction(make_sessionmaker(engine)) as session:
             report = do_import_directory(session, read_directory_csv(SAMPLE / "sellers.csv"))
             for user_id, role, name in STAFF:
                 do_add_staff(session, user_id=user_id, role=role, display_name=name)
         engine.dispose()
-        from bot.cli.kb import open_knowledge_base
+        from bot.cli.kb import ingest_progress, open_knowledge_base
 
+        self.step("loading the embedding model and the index")
         kb = open_knowledge_base(settings)
-        ingest = kb.ingest(SAMPLE / "guidelines")
+        self.step("indexing the sample guidelines (the first run embeds them: about a minute)")
+        with ingest_progress("demo: embedding guidelines") as progress:
+            ingest = kb.ingest(SAMPLE / "guidelines", progress=progress)
         self.say(
             f"  ready     {report.created} sellers; guidelines: {ingest.documents} indexed, "
             f"{ingest.unchanged} unchanged since the last run, {ingest.embedded} chunks embedded "

@@ -55,6 +55,7 @@ def play_performance(
     so the packaged defaults, resolved once by bot.wiring like any operator's file)."""
     monday = last_monday_morning(datetime.now(PARIS))
     last_day = monday - timedelta(days=1)  # the metrics run to Sunday, evaluated that night
+    demo.step("generating three months of seller metrics, importing and evaluating them")
     with tempfile.TemporaryDirectory() as tmp:
         metrics = _metrics_for_demo_sellers(Path(tmp), end=last_day)
         with transaction(deps.session_factory) as session:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 
-def _run_demo(cwd: Path) -> str:
+def _run_demo(cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPTOIR_")}
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "comptoir"), "demo"],
@@ -21,11 +21,21 @@ def _run_demo(cwd: Path) -> str:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
+    return proc
 
 
 def test_demo_plays_the_conversation_from_nothing(tmp_path: Path) -> None:
-    out = _run_demo(tmp_path)
+    first = _run_demo(tmp_path)
+    out = first.stdout
+    # the first run's minute of embedding is not silent: a line per step and per guideline,
+    # on stderr (stdout, parsed below, is the conversation alone)
+    steps = first.stderr.splitlines()
+    assert "demo: migrating a fresh SQLite database" in steps
+    assert "demo: embedding guidelines: 20 files to read" in steps
+    embedded = [s for s in steps if re.match(r"demo: embedding guidelines \d+/20 ", s)]
+    assert len(embedded) >= 20 and embedded[-1].startswith("demo: embedding guidelines 20/20 ")
+    assert re.fullmatch(r"demo: embedding guidelines 1/20 [\w.-]+: \d+/\d+ vectors", embedded[0])
+    assert not re.search(r"^demo:", out, flags=re.M)
     # it set itself up in the default data dir of the working directory
     assert (tmp_path / ".comptoir" / "demo" / "comptoir.db").exists()
     assert "12 sellers" in out
@@ -63,7 +73,7 @@ def test_demo_plays_the_conversation_from_nothing(tmp_path: Path) -> None:
     chart = re.search(r"saved as (\S+\.png)", digest)
     assert chart and Path(chart.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a second run re-embeds nothing: the index is incremental
-    again = _run_demo(tmp_path)
+    again = _run_demo(tmp_path).stdout
     assert re.search(r"0 indexed, 20 unchanged since the last run, 0 chunks embedded", again), again
 
 

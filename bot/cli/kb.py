@@ -91,11 +91,11 @@ def ingest_progress(label: str = "ingest", *, rich: bool | None = None) -> Itera
 
 
 def _short(path: str) -> str:
-    """A file's path relative to the working directory when it is under it."""
+    """A file's path relative to the working directory when it is under it, else its name."""
     try:
         return str(Path(path).relative_to(Path.cwd()))
     except ValueError:
-        return path
+        return Path(path).name
 
 
 def register(app: typer.Typer) -> None:
