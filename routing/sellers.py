@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from routing.csv_stream import CsvFileError, CsvSource, LineError, Rejections, Row, SeenKeys
+from routing.csv_stream import (
+    CsvFileError,
+    CsvSource,
+    LineError,
+    RejectingReport,
+    Row,
+    SeenKeys,
+)
 from routing.db import utcnow
 from routing.models import Seller
 
@@ -35,20 +42,10 @@ class DirectoryFileError(CsvFileError):
 
 
 @dataclass
-class ImportReport:
+class ImportReport(RejectingReport):
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    rejections: Rejections = field(default_factory=Rejections)
-
-    @property
-    def errors(self) -> list[dict[str, object]]:
-        """The first rejected rows (all of them up to KEPT_ERRORS), by line."""
-        return self.rejections.kept
-
-    @property
-    def rejected(self) -> int:
-        return self.rejections.count
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -73,27 +73,11 @@ def facts_of(
     )
 
 
-def _post(
-    deps: Deps,
-    session: Session,
-    *,
-    channel: str,
-    message: Message,
-    key: str,
-    now: datetime,
-    thread_ts: str | None = None,
-) -> None:
-    payload: dict[str, Any] = {"channel": channel, "unfurl_links": False, **message}
-    if thread_ts:
-        payload["thread_ts"] = thread_ts
-    deps.outbox.enqueue(
-        session, method="chat.postMessage", payload=payload, ordering_key=key, now=now
-    )
-
-
 def dm(deps: Deps, session: Session, *, user_id: str, message: Message, now: datetime) -> None:
     """A direct message: posting to a user id lands in their DM with the app (chat:write only)."""
-    _post(deps, session, channel=user_id, message=message, key=escalation.dm_key(user_id), now=now)
+    escalation.post(
+        session, channel=user_id, message=message, key=escalation.dm_key(user_id), now=now
+    )
 
 
 def ephemeral(
@@ -112,8 +96,7 @@ def notify_ticket_opened(deps: Deps, session: Session, ticket: Ticket, *, now: d
     """The seller's card in their thread, the triage card, and for Level 3 the people at once."""
     seller_facts = facts_of(deps, session, ticket, now=now, language=ticket.language)
     due = seller_facts.first_response_due or due_words(deps, now, now=now, language=ticket.language)
-    _post(
-        deps,
+    escalation.post(
         session,
         channel=ticket.channel_id,
         thread_ts=ticket.thread_ts,
@@ -123,8 +106,7 @@ def notify_ticket_opened(deps: Deps, session: Session, ticket: Ticket, *, now: d
     )
     facts = facts_of(deps, session, ticket, now=now)
     if deps.triage_channel:
-        _post(
-            deps,
+        escalation.post(
             session,
             channel=deps.triage_channel,
             message=ticket_blocks.triage_card(facts, staff_language=deps.staff_language),

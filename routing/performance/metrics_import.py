@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import repeat
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlalchemy import Table, delete, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from routing.csv_stream import CsvFileError, CsvSource, LineError, Rejections, SeenKeys
+from routing.csv_stream import CsvFileError, CsvSource, LineError, RejectingReport, SeenKeys
 from routing.db import make_engine
 from routing.models import MetricsDaily, Seller
 from routing.performance import metrics_bulk
@@ -66,22 +66,12 @@ class MetricsFileError(CsvFileError):
 
 
 @dataclass
-class ImportReport:
+class ImportReport(RejectingReport):
     imported: int = 0
     sellers: int = 0
     first_day: date | None = None
     last_day: date | None = None
     seconds: float = 0.0
-    rejections: Rejections = field(default_factory=Rejections)
-
-    @property
-    def errors(self) -> list[dict[str, object]]:
-        """The first rejected rows (all of them up to KEPT_ERRORS), by line."""
-        return self.rejections.kept
-
-    @property
-    def rejected(self) -> int:
-        return self.rejections.count
 
     @property
     def rows_per_second(self) -> float:
