@@ -259,3 +259,8 @@ def test_jobs_lists_recorded_runs_newest_first_with_the_last_line_of_an_error(
         ("perf_evaluate", "2026-11-26", "a:1")
     ]
     assert "--status must be one of" in cli("jobs", "--status", "broken", code=2)
+    # a known job with no run says so and is fine; a job that does not exist is a typo
+    assert [
+        json.loads(r)["job"] for r in cli("jobs", "--job", "digests", "--json").splitlines()
+    ] == ["digests"]
+    assert "unknown job 'digest'; the jobs are sla_sweep," in cli("jobs", "--job", "digest", code=2)

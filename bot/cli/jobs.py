@@ -29,6 +29,13 @@ def register(app: typer.Typer) -> None:
             tz = zone(settings_of(ctx).helpdesk_timezone)
         except ValueError as exc:
             raise fail(f"COMPTOIR_HELPDESK_TIMEZONE: {exc}") from None
+        if job is not None:
+            from bot.cli import perf_config_of
+            from bot.scheduler import schedule_for
+
+            known = [j.id for j in schedule_for(perf_config_of(ctx))]
+            if job not in known:
+                raise fail(f"unknown job {job!r}; the jobs are {', '.join(known)}")
         if status is not None and status not in job_runs.STATUSES:
             raise fail(f"--status must be one of {', '.join(job_runs.STATUSES)}, not {status!r}")
         with database(settings_of(ctx), write=False) as session:
