@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # PostgreSQL: a session that keeps a transaction open doing nothing this long is ended, and
     # its locks freed (0: never)
     db_idle_in_transaction_timeout_seconds: float = Field(default=60.0, ge=0.0)
+    # how long a worker may take to stop on SIGTERM before it exits anyway (what it had not
+    # finished stays queued); keep it under your supervisor's own kill delay (systemd's
+    # TimeoutStopSec, Kubernetes' terminationGracePeriodSeconds)
+    worker_stop_grace_seconds: float = Field(default=20.0, gt=0.0, le=3600.0)
 
     @field_validator("slack_api_url")
     @classmethod

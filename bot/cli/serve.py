@@ -50,7 +50,6 @@ def register(app: typer.Typer) -> None:
         from slack_sdk.errors import SlackApiError
 
         from bot.cli import fail, perf_config_of, policy_of, settings_of
-        from bot.cli.worker import STOP_GRACE_SECONDS
         from bot.inbox import spawn_worker_process
         from bot.server import HttpServer, make_wsgi
         from bot.supervisor import WorkerSupervisor
@@ -118,7 +117,7 @@ def register(app: typer.Typer) -> None:
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends serve at once
             if supervisor is not None:
-                supervisor.stop(timeout=STOP_GRACE_SECONDS + 5.0)
+                supervisor.stop(timeout=settings.worker_stop_grace_seconds + 5.0)
             runtime.close(grace=5.0)
 
 

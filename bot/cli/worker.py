@@ -16,6 +16,8 @@ from typing import Any
 
 import typer
 
+from bot.settings import Settings
+
 
 def register(app: typer.Typer) -> None:
     @app.command("worker")
@@ -63,8 +65,9 @@ def register(app: typer.Typer) -> None:
         from routing.workers import Heartbeat
 
         # First, before anything slow: a SIGTERM (or serve's death) at any moment from here on
-        # ends this process within STOP_GRACE_SECONDS, even during start-up or while waiting
-        # for the database.
+        # ends this process within the grace period (COMPTOIR_WORKER_STOP_GRACE_SECONDS), even
+        # during start-up or while waiting for the database.
+        grace = settings_of(ctx).worker_stop_grace_seconds
         stop = threading.Event()
         state = {"doing": "starting"}
 
@@ -76,7 +79,12 @@ def register(app: typer.Typer) -> None:
             # A graceful stop is bounded: what is not finished by then stays queued (its lease
             # expires and another worker takes it). A daemon timer: it never keeps the process
             # alive itself, and it exits without waiting on anything (not even a full pipe).
-            timer = threading.Timer(STOP_GRACE_SECONDS, _exit_now, args=(1,), kwargs={"why": why})
+            timer = threading.Timer(
+                grace,
+                _exit_now,
+                args=(1,),
+                kwargs={"why": f"did not stop within {grace:g} s ({why})"},
+            )
             timer.daemon = True
             timer.start()
 
@@ -154,12 +162,13 @@ def register(app: typer.Typer) -> None:
             if leading is not None:
                 leading.stop()  # the lock goes at once: a follower need not wait for a timeout
             heartbeat.stop()
-            runtime.close(grace=STOP_GRACE_SECONDS)
+            runtime.close(grace=grace)
             # nothing is left to do; do not wait on threads a library may have left behind
             _exit_now(code)
 
 
-STOP_GRACE_SECONDS = 20.0
+# the default of COMPTOIR_WORKER_STOP_GRACE_SECONDS
+STOP_GRACE_SECONDS: float = Settings.model_fields["worker_stop_grace_seconds"].default
 
 
 def _index_is_empty(answerer: object) -> bool:
@@ -265,7 +274,7 @@ def _exit_now(code: int, *, why: str = "") -> None:
 
     def flush() -> None:
         if why and code:
-            _say(f"worker did not stop within {STOP_GRACE_SECONDS:g} s ({why}); exiting now")
+            _say(f"worker {why}; exiting now")
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
