@@ -389,9 +389,7 @@ def latest_metrics_day(session: Session) -> date | None:
     return value
 
 
-def show(
-    session: Session, *, seller_id: str, config: PerfConfig, day: date | None = None
-) -> Any:
+def show(session: Session, *, seller_id: str, config: PerfConfig, day: date | None = None) -> Any:
     """See routing.performance.show.show (kept here so callers find every read in one place)."""
     from routing.performance.show import show as _show
 
