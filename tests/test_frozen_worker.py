@@ -38,7 +38,11 @@ from routing.models import InboxEvent, OutboxMessage, Seller, SlackEvent
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "C0FROZEN01"
 MESSAGES = 8
-LEASE_SECONDS = 3
+# Short, so the test is quick, but long enough that the live worker's own leases outlast a
+# heartbeat delayed by a loaded machine (renewed every 2 s): otherwise its two threads take each
+# other's messages over and over, and the test measures the machine, not the takeover.
+LEASE_SECONDS = 6
+STOP_GRACE_SECONDS = 10
 HOLD_AT = "FROZEN_TEST_HOLD_AT"  # "answering" | "recording": where the frozen one waits
 RELEASE = "FROZEN_TEST_RELEASE"  # the file whose existence lets it go on
 HOLDING = "frozen-test: holding "
@@ -134,7 +138,7 @@ class Worker:
             self.proc.send_signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
             self.proc.terminate()
             try:
-                self.proc.wait(60)  # bounded by the worker's own STOP_GRACE_SECONDS
+                self.proc.wait(STOP_GRACE_SECONDS + 50)  # the worker's grace, then some
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
@@ -195,6 +199,7 @@ def test_a_worker_frozen_beside_a_live_one_loses_nothing_and_doubles_nothing(
         COMPTOIR_SLACK_SIGNING_SECRET="s3cr3t-for-tests",
         COMPTOIR_SLACK_API_URL=slack.url,
         COMPTOIR_INBOX_LEASE_SECONDS=str(LEASE_SECONDS),
+        COMPTOIR_WORKER_STOP_GRACE_SECONDS=str(STOP_GRACE_SECONDS),
         COMPTOIR_DB_STATEMENT_TIMEOUT_SECONDS="1",
         COMPTOIR_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS="2",
     )
@@ -221,7 +226,7 @@ def test_a_worker_frozen_beside_a_live_one_loses_nothing_and_doubles_nothing(
 
     try:
         # Start-up loads no model here, but a loaded machine is slow: generous bounds.
-        wait_until(lambda: held(), timeout=180, what="the first worker holding a message")
+        wait_until(lambda: held(), timeout=300, what="the first worker holding a message")
         frozen.proc.send_signal(signal.SIGSTOP)
         time.sleep(0.5)  # let its last lines reach us; it says nothing more while stopped
         mine = held()
@@ -235,36 +240,36 @@ def test_a_worker_frozen_beside_a_live_one_loses_nothing_and_doubles_nothing(
             # must be retried, never fail a message for good.
             wait_until(
                 lambda: all(inbox().get(e, ("", 0))[1] >= 2 for e in mine),
-                timeout=120,
+                timeout=240,
                 what="the live worker taking the frozen one's messages over",
             )
             wait_until(
                 lambda: live.said("database was busy") or live.said("failed for good"),
-                timeout=120,
+                timeout=240,
                 what="the live worker meeting the lock",
             )
             assert not live.said("failed for good"), live.output()
         else:
             # PostgreSQL ends the frozen one's idle transaction (2 s), freeing its locks; the
-            # live one takes its messages once the lease (3 s) is over, and answers them.
+            # live one takes its messages once the lease (6 s) is over, and answers them.
             wait_until(
                 lambda: set(mine) <= events("answered"),
-                timeout=120,
+                timeout=240,
                 what="the live worker answering the frozen one's messages",
             )
         frozen.proc.send_signal(signal.SIGCONT)
         wait_until(
             lambda: {status for status, _ in inbox().values()} == {"done"},
-            timeout=180,
+            timeout=300,
             what="every message handled",
         )
         # the woken worker finds out its claims were taken over, and commits nothing more
         wait_until(
             lambda: len(frozen.said("posted nothing")) + len(frozen.said("lease lost")) >= 1,
-            timeout=120,
+            timeout=240,
             what="the frozen worker noticing it lost its messages",
         )
-        wait_until(outbox_settled, timeout=120, what="the outbox delivered")
+        wait_until(outbox_settled, timeout=240, what="the outbox delivered")
         for worker in workers:
             worker.stop()
         for body in bodies:
