@@ -54,10 +54,19 @@ class Answer:
     # "tentative": extractive, offered as the closest passage (knowledge.answer)
     mode: Literal["extractive", "tentative", "generative", "abstain"] = "extractive"
 
+    @property
+    def decision(self) -> Literal["sure", "tentative", "abstain"]:
+        """sure: given as the answer; tentative: offered as the closest passage, which may not
+        answer; abstain: handed to a person."""
+        if not self.answered or self.mode == "abstain":
+            return "abstain"
+        return "tentative" if self.mode == "tentative" else "sure"
+
     def to_json(self) -> dict[str, Any]:
         """The `comptoir ask --json` shape."""
         return {
             "answered": self.answered,
+            "mode": self.decision,
             "language": self.language,
             "text": self.text,
             "confidence": round(self.confidence, 4),

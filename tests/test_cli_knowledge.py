@@ -110,8 +110,8 @@ def test_ask_json(ingested: Path) -> None:
     out = run(ingested, "ask", "Combien de temps pour accepter une commande ?", "--json")
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
-    assert set(answer) == {"answered", "language", "text", "confidence", "citations"}
-    assert answer["answered"] and answer["language"] == "fr"
+    assert set(answer) == {"answered", "mode", "language", "text", "confidence", "citations"}
+    assert answer["answered"] and answer["mode"] == "sure" and answer["language"] == "fr"
     assert answer["citations"][0]["source"] == "commandes-acceptation.md"
     assert set(answer["citations"][0]) == {"title", "source", "section", "score"}
 
@@ -124,6 +124,7 @@ def test_ask_batch_from_stdin(ingested: Path) -> None:
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [a["language"] for a in lines] == ["fr", "en"]  # the blank line is ignored
+    assert all(a["mode"] in {"sure", "tentative"} for a in lines)
     assert lines[1]["citations"][0]["source"] == "vacation-mode.md"
 
 

@@ -37,6 +37,7 @@ def test_off_topic_question_abstains_in_its_language(sample_kb) -> None:  # type
     assert "équipe support" in fr.text
     en = sample_kb.answer("How do I connect my Shopify store through your API?")
     assert not en.answered and en.language == "en" and "support team" in en.text
+    assert fr.decision == en.decision == fr.to_json()["mode"] == "abstain"
 
 
 def test_extractive_answer_quotes_and_cites_retrieved_passages(sample_kb) -> None:  # type: ignore[no-untyped-def]
@@ -58,6 +59,7 @@ def test_a_passage_on_the_topic_that_may_not_answer_is_offered_as_the_closest(sa
     answer = sample_kb.answer("Puis-je proposer le paiement en trois fois sans frais ?")
     assert CALIBRATION.threshold <= answer.confidence < CALIBRATION.sure
     assert answer.answered and answer.mode == "tentative" and answer.citations
+    assert answer.to_json()["mode"] == "tentative"
     assert answer.text.startswith("Voici le passage de nos consignes le plus proche")
     assert "« J'ai besoin d'un humain »" in answer.text
     # with the hedge turned off (COMPTOIR_ANSWER_SURE=0), the same passage is the answer
@@ -65,6 +67,7 @@ def test_a_passage_on_the_topic_that_may_not_answer_is_offered_as_the_closest(sa
         "Puis-je proposer le paiement en trois fois sans frais ?"
     )
     assert sure.mode == "extractive" and sure.text.startswith("D'après nos consignes")
+    assert sure.to_json()["mode"] == "sure"
     assert sure.citations == answer.citations
     hedged = KnowledgeBase(sample_kb.index, sample_kb.embeddings, sure=1.0).answer(
         "What is the minimum size of a product photo in pixels?"
