@@ -51,7 +51,7 @@ SCENES = (
         "A French seller asks something the guidelines answer",
         "C0SELLER01",
         "U0SELLERFR1",
-        "Bonjour, j'ai combien de temps pour accepter une commande avant qu'elle soit annulée ?",
+        "Bonjour, quel est le délai pour accepter une commande avant qu'elle soit annulée ?",
     ),
     Scene(
         "An English seller asks about a policy written only in French",

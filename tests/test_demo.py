@@ -27,7 +27,7 @@ def _run_demo(cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_demo_plays_the_conversation_from_nothing(tmp_path: Path) -> None:
     first = _run_demo(tmp_path)
     out = first.stdout
-    # the first run's minute of embedding is not silent: a line per step and per guideline,
+    # the first run's embedding is not silent: a line per step and per guideline,
     # on stderr (stdout, parsed below, is the conversation alone)
     steps = first.stderr.splitlines()
     assert "demo: migrating a fresh SQLite database" in steps
