@@ -1,18 +1,25 @@
-"""Run the Alembic migrations shipped in the `migrations` package."""
+"""Run the Alembic migrations shipped in the `migrations` package.
+
+Alembic is imported when a migration runs, not with this module: it costs a quarter of a
+second, and every `comptoir` command imports this module.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
 
 import migrations
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SCRIPT_LOCATION = str(Path(migrations.__file__).parent)
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", SCRIPT_LOCATION)
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -20,10 +27,14 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(url), revision)
 
 

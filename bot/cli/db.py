@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import typer
-from alembic.util import CommandError
 
 from routing import migrate
 
 
 def _move(ctx: typer.Context, to: Callable[[str, str], None], revision: str) -> None:
     """Migrate to `revision`; an unknown revision is a one-line error (exit 2), no traceback."""
+    from alembic.util import CommandError
+
     from bot.cli import fail, settings_of
 
     settings = settings_of(ctx)
