@@ -10,6 +10,12 @@ from pathlib import Path
 SAMPLE = Path(__file__).resolve().parent / "sample"
 EVAL_PATH = SAMPLE / "eval.jsonl"
 GUIDELINES = SAMPLE / "guidelines"
+# Restated real marketplace pages and questions on them (see outside/README.md).
+OUTSIDE = Path(__file__).resolve().parent / "outside"
+OUTSIDE_EVAL_PATH = OUTSIDE / "eval.jsonl"
+OUTSIDE_GUIDELINES = OUTSIDE / "guidelines"
+
+_REQUIRED = ("id", "question", "language", "expected", "answerable", "style", "split")
 
 
 @dataclass(frozen=True)
@@ -24,16 +30,43 @@ class EvalRow:
     # Verbatim spans of the expected guideline that answer the question: a quote holding
     # any one of them answers it (empty for unanswerable questions).
     facts: tuple[str, ...] = ()
+    # The outside set only (knowledge/outside/eval.jsonl): what the question asks for
+    # (number, duration, yesno, procedure, place, other), the marketplace and the page it
+    # was modelled on, and other pages that answer it as well as `expected` does.
+    asks: str | None = None
+    marketplace: str | None = None
+    source_url: str | None = None
+    also: tuple[str, ...] = ()
+
+    @property
+    def pages(self) -> tuple[str, ...]:
+        """The pages whose retrieval counts as a hit: `expected`, then those in `also`."""
+        return () if self.expected is None else (self.expected, *self.also)
 
 
 def load_eval(path: Path = EVAL_PATH, *, split: str | None = None) -> list[EvalRow]:
+    """The sample set by default; `OUTSIDE_EVAL_PATH` for the outside one."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             raw = json.loads(line)
-            fields = {k: raw[k] for k in EvalRow.__dataclass_fields__ if k != "facts"}
-            rows.append(EvalRow(**fields, facts=tuple(raw.get("facts", ()))))
+            rows.append(
+                EvalRow(
+                    **{k: raw[k] for k in _REQUIRED},
+                    facts=tuple(raw.get("facts") or ()),
+                    asks=raw.get("asks"),
+                    marketplace=raw.get("marketplace"),
+                    source_url=raw.get("source_url"),
+                    also=tuple(raw.get("also") or ()),
+                )
+            )
     return [r for r in rows if split is None or r.split == split]
+
+
+def hit_rank(row: EvalRow, ranking: Sequence[str]) -> int | None:
+    """1-based rank of the first page that answers the row (`expected` or one in `also`)."""
+    pages = set(row.pages)
+    return next((i for i, doc in enumerate(ranking, start=1) if doc in pages), None)
 
 
 @dataclass(frozen=True)
@@ -62,13 +95,7 @@ def metrics(outcomes: Iterable[Outcome]) -> dict[str, float]:
     answerable = [o for o in items if o.row.answerable]
     unanswerable = [o for o in items if not o.row.answerable]
 
-    def rank(o: Outcome) -> int | None:
-        expected = o.row.expected
-        if expected is None or expected not in o.ranking:
-            return None
-        return list(o.ranking).index(expected) + 1
-
-    ranks = [rank(o) for o in answerable]
+    ranks = [hit_rank(o.row, o.ranking) for o in answerable]
     n = max(len(answerable), 1)
     quoted = [o for o in answerable if o.answered and o.text is not None and o.row.facts]
     extra = (

@@ -68,11 +68,17 @@ def score(
     )
 
 
-def evaluate(model: Classifier, examples: Sequence[Example]) -> Report:
-    """Classify the examples in one batch and score the result against their labels."""
+def judge(model: Classifier, examples: Sequence[Example]) -> tuple[list[Classification], list[int]]:
+    """Classify the examples in one batch: the decisions, and the model's levels alone."""
     from routing.classify.features import featurize
 
     texts = [e.text for e in examples]
     preds = model.predict_features(featurize(texts, model.embed(texts)))
     results = [model.decide(t, p) for t, p in zip(texts, preds, strict=True)]
-    return score(examples, results, [p.level for p in preds])
+    return results, [p.level for p in preds]
+
+
+def evaluate(model: Classifier, examples: Sequence[Example]) -> Report:
+    """Classify the examples in one batch and score the result against their labels."""
+    results, model_levels = judge(model, examples)
+    return score(examples, results, model_levels)
