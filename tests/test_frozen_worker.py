@@ -119,6 +119,7 @@ class Worker:
         )
         self._lines: queue.Queue[str] = queue.Queue()
         self.lines: list[str] = []
+        self.stop_seconds = 0.0
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -137,11 +138,16 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
             self.proc.terminate()
+            sent = time.monotonic()
             try:
                 self.proc.wait(STOP_GRACE_SECONDS + 50)  # the worker's grace, then some
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+            self.stop_seconds = time.monotonic() - sent
+            print(f"{self.name} stopped {self.stop_seconds:.1f} s after SIGTERM")
+            if self.stop_seconds > STOP_GRACE_SECONDS:
+                print(self.output())
 
     def output(self) -> str:
         self.said("")
@@ -149,11 +155,13 @@ class Worker:
 
 
 def wait_until(check: Callable[[], Any], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+    print(f"{time.monotonic() - start:5.1f} s waiting for {what}")  # shown when the test fails
 
 
 @pytest.fixture
