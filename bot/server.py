@@ -110,14 +110,26 @@ class HttpServer:
         with contextlib.suppress(OSError):
             self._server.run()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop serving. One thread closes the sockets: the loop's own, when the trigger wakes
+        it; this one only once the loop has ended or cannot be woken. Both at once could close
+        a descriptor twice, and the second close hit whatever the process had reused the
+        number for by then (a later server's trigger pipe: EBADF in CI)."""
         self._server.task_dispatcher.shutdown()
-        if self._thread is not None and self._thread.is_alive():
-            # the loop closes its own sockets when the trigger wakes it: it ends now, not at
-            # its next timeout (up to a second)
-            self._server.trigger.pull_trigger(partial(wasyncore.close_all, self._server._map))
-            self._thread.join(timeout)
+        loop = self._thread
+        if loop is not None and loop.is_alive():
+            try:
+                self._server.trigger.pull_trigger(partial(wasyncore.close_all, self._server._map))
+            except OSError:
+                logger.warning("http: the loop could not be woken; closing its sockets here")
+            else:
+                loop.join(timeout)
+                if loop.is_alive():
+                    logger.warning("http: the loop did not end within %g s; left to end", timeout)
+                return
         wasyncore.close_all(self._server._map)
+        if loop is not None:
+            loop.join(timeout)  # an empty map ends it within LOOP_TIMEOUT_SECONDS
 
     def __enter__(self) -> HttpServer:
         return self
