@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Retrain from the labelled set (plus staff examples) and print held-out accuracy."""
         from bot.cli import fail, settings_of
-        from routing.classify import load_examples, train
+        from routing.classify import load_examples, train, training_examples
         from routing.classify.data import DatasetError
         from routing.classify.evaluation import evaluate
         from routing.classify.model import (
@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
             shipped_embedder,
         )
 
-        examples = load_examples()
+        examples = training_examples()
         embedder = shipped_embedder()
         try:
             extras = load_examples(extra) if extra is not None else []

