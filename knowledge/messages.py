@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from knowledge.types import Language
 
 MESSAGES: dict[str, dict[Language, str]] = {
@@ -38,6 +40,20 @@ MESSAGES: dict[str, dict[Language, str]] = {
             "this thread."
         ),
     },
+    # A vetted answer (knowledge.vetted): a help-desk reply staff saved for every seller.
+    "vetted_lead": {
+        "fr": "Notre équipe support a déjà répondu à cette question :",
+        "en": "Our help desk has answered this question before:",
+    },
+    # Said before a vetted answer written in the other language (no machine translation).
+    "vetted_only_in_other": {
+        "fr": "Cette réponse n'existe qu'en anglais :",
+        "en": "This answer is only available in French:",
+    },
+    "vetted_guideline": {
+        "fr": "La consigne correspondante",
+        "en": "The guideline it relies on",
+    },
     "empty_index": {
         "fr": "La base de consignes est vide : lancez d'abord `comptoir kb ingest DOSSIER`.",
         "en": "The guideline index is empty: run `comptoir kb ingest FOLDER` first.",
@@ -47,3 +63,28 @@ MESSAGES: dict[str, dict[Language, str]] = {
 
 def say(key: str, language: Language) -> str:
     return MESSAGES[key][language]
+
+
+_MONTHS_FR = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def help_desk_title(day: date, language: Language) -> str:
+    """How a vetted answer is cited: "Help-desk answer of 2026-12-07", "Réponse du support du
+    7 décembre 2026"."""
+    if language == "fr":
+        first = "1er" if day.day == 1 else str(day.day)
+        return f"Réponse du support du {first} {_MONTHS_FR[day.month - 1]} {day.year}"
+    return f"Help-desk answer of {day.isoformat()}"

@@ -28,6 +28,7 @@ from knowledge.quoting import Candidate
 from knowledge.retrieve import Retrieval, RetrievalConfig, Retriever, to_passage
 from knowledge.textnorm import words
 from knowledge.types import Answer, EmptyIndexError, Language, Passage, Turn
+from knowledge.vetted import SyncReport, VettedEntry, VettedIndex, vetted_answer
 
 if TYPE_CHECKING:
     from knowledge.generate import Generation
@@ -57,8 +58,10 @@ class KnowledgeBase:
         sure: float | None = None,
         calibration: Calibration = CALIBRATION,
         retrieval: RetrievalConfig | None = None,
+        vetted: VettedIndex | None = None,
     ) -> None:
         self.index = index
+        self.vetted = vetted  # help-desk answers staff saved (knowledge.vetted); None: none
         self.embeddings = embeddings
         self.chat_model = chat_model
         self.calibration = calibration
@@ -86,6 +89,9 @@ class KnowledgeBase:
             chat_model=chat_model,
             threshold=threshold,
             sure=sure,
+            vetted=VettedIndex(
+                client, f"{collection}-vetted", embeddings, embedding_id=embedding_id(embeddings)
+            ),
         )
 
     # -- ingest and stats -------------------------------------------------------------
@@ -116,7 +122,26 @@ class KnowledgeBase:
             "chunks": chunks,
             "languages": dict(sorted(Counter(docs.values()).items())),
             "last_ingest": meta.get("last_ingest"),
+            "vetted_answers": self.vetted.count() if self.vetted is not None else 0,
         }
+
+    # -- vetted answers (knowledge.vetted): kept beside the guidelines, not among them ---------
+
+    def add_vetted(self, entries: Sequence[VettedEntry]) -> None:
+        self._vetted_index().add(entries)
+
+    def remove_vetted(self, ids: Sequence[int]) -> None:
+        """Out of the index at once: the next question no longer gets them."""
+        self._vetted_index().remove(ids)
+
+    def sync_vetted(self, entries: Sequence[VettedEntry]) -> SyncReport:
+        """Rebuild the vetted answers' index from the database's list (those not retired)."""
+        return self._vetted_index().sync(entries)
+
+    def _vetted_index(self) -> VettedIndex:
+        if self.vetted is None:
+            raise RuntimeError("this knowledge base was opened without a vetted answer index")
+        return self.vetted
 
     # -- retrieval and answers ----------------------------------------------------------
 
@@ -133,7 +158,11 @@ class KnowledgeBase:
 
     def answer(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
         language = question_language(question, history)
-        retrieval = self.search(retrieval_query(question, history))
+        query = retrieval_query(question, history)
+        retrieval = self.search(query)
+        vetted = self._vetted_match(query, retrieval, language)
+        if vetted is not None:
+            return vetted
         conf = self.confidence_of(retrieval)
         if not retrieval.chunks or conf < self.threshold:
             return abstention(language, conf)
@@ -153,6 +182,19 @@ class KnowledgeBase:
             unit_dense=self._unit_dense(retrieval),
             tentative=conf < self.sure,
         )
+
+    def _vetted_match(self, query: str, retrieval: Retrieval, language: Language) -> Answer | None:
+        """A help-desk answer to this very question, when one was saved. Not for a seller's
+        own case ("my payout of 12 March is missing"): that needs a person, as with the
+        guidelines. With no vetted answer stored this costs one count."""
+        if self.vetted is None or self.vetted.count() == 0:
+            return None
+        if features(retrieval)["account_specific"]:
+            return None
+        match = self.vetted.best(retrieval.query_vector, query)
+        if match is None:
+            return None
+        return vetted_answer(match, language=language)
 
     def _unit_dense(self, retrieval: Retrieval) -> UnitDense:
         """Each quotable unit's cosine to the question, from the vectors stored at ingest,

@@ -51,8 +51,9 @@ class Answer:
     text: str
     confidence: float
     citations: list[Citation] = field(default_factory=list)
-    # "tentative": extractive, offered as the closest passage (knowledge.answer)
-    mode: Literal["extractive", "tentative", "generative", "abstain"] = "extractive"
+    # "tentative": extractive, offered as the closest passage (knowledge.answer); "vetted": a
+    # help-desk answer staff saved (knowledge.vetted), given as the answer
+    mode: Literal["extractive", "tentative", "generative", "abstain", "vetted"] = "extractive"
 
     @property
     def decision(self) -> Literal["sure", "tentative", "abstain"]:

@@ -333,3 +333,24 @@ class WorkerHeartbeat(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
     doing: Mapped[str] = mapped_column(String(200))
+
+
+class VettedAnswer(Base):
+    """A staff reply saved as an answer for every seller (issue 10): the question, the text as
+    edited in the modal (never the raw message), who saved it. Retired rows stay, for audit;
+    the source thread is kept for audit only and is never shown to another seller."""
+
+    __tablename__ = "vetted_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(2))
+    author_id: Mapped[str] = mapped_column(String(32))
+    guideline_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    source_question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"))
+    source_channel_id: Mapped[str | None] = mapped_column(String(32))
+    source_thread_ts: Mapped[str | None] = mapped_column(String(32))
+    source_message_ts: Mapped[str | None] = mapped_column(String(32))
