@@ -146,6 +146,79 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "fr": "Seule l'équipe support peut faire cela.",
         "en": "Only help-desk staff can do that.",
     },
+    # "Save as an answer" (bot.vetted_blocks): staff language
+    "vetted.modal.title": {"fr": "Enregistrer la réponse", "en": "Save as an answer"},
+    "vetted.modal.submit": {"fr": "Enregistrer", "en": "Save"},
+    "vetted.modal.close": {"fr": "Annuler", "en": "Cancel"},
+    "vetted.modal.warning": {
+        "fr": ":warning: *D'autres vendeurs liront cette réponse.* Retirez tout ce qui appartient "
+        "à ce vendeur : son nom, ses numéros de commande ou de colis, les montants et les dates "
+        "de son cas, les adresses e-mail, les numéros de téléphone, les IBAN. Écrivez la "
+        "question et la réponse pour qu'elles valent pour tout vendeur.",
+        "en": ":warning: *Other sellers will read this answer.* Remove everything that belongs "
+        "to this seller: their name, order or parcel numbers, the amounts and dates of their "
+        "case, e-mail addresses, phone numbers, IBANs. Write the question and the answer so "
+        "they hold for any seller.",
+    },
+    "vetted.modal.question": {
+        "fr": "La question du vendeur, en termes généraux",
+        "en": "The seller's question, in general terms",
+    },
+    "vetted.modal.answer": {
+        "fr": "La réponse, pour tout vendeur",
+        "en": "The answer, for any seller",
+    },
+    "vetted.modal.link": {
+        "fr": "Lien vers la consigne (facultatif)",
+        "en": "Link to the guideline (optional)",
+    },
+    "vetted.modal.language": {"fr": "Langue de la réponse", "en": "Language of the answer"},
+    "vetted.language.fr": {"fr": "Français", "en": "French"},
+    "vetted.language.en": {"fr": "Anglais", "en": "English"},
+    "vetted.error.private": {
+        "fr": "Retirez {what} « {found} » : d'autres vendeurs liront ce texte.",
+        "en": "Remove {what} “{found}”: other sellers will read this text.",
+    },
+    "vetted.what.email": {"fr": "l'adresse e-mail", "en": "the e-mail address"},
+    "vetted.what.phone": {"fr": "le numéro de téléphone", "en": "the phone number"},
+    "vetted.what.iban": {"fr": "l'IBAN", "en": "the IBAN"},
+    "vetted.what.order_number": {
+        "fr": "le numéro de commande ou de référence",
+        "en": "the order or reference number",
+    },
+    "vetted.what.slack_mention": {"fr": "la mention Slack", "en": "the Slack mention"},
+    "vetted.what.seller": {"fr": "le nom du vendeur", "en": "the seller's name"},
+    "vetted.error.empty": {"fr": "Ce champ est vide.", "en": "This field is empty."},
+    "vetted.error.too_long": {
+        "fr": "{found} caractères au plus.",
+        "en": "At most {found} characters.",
+    },
+    "vetted.error.url": {
+        "fr": "Donnez une adresse web qui commence par https://",
+        "en": "Give a web address that starts with https://",
+    },
+    "vetted.refused.not_reply": {
+        "fr": "« Enregistrer la réponse » s'utilise sur une réponse de l'équipe support, dans le "
+        "fil d'une question d'un vendeur.",
+        "en": "Use “Save as an answer” on a help-desk reply in the thread of a seller's question.",
+    },
+    "vetted.refused.modal": {
+        "fr": "Slack n'a pas ouvert la fenêtre ; réessayez.",
+        "en": "Slack did not open the form; try again.",
+    },
+    "vetted.saved": {
+        "fr": "Réponse du support n°{id} enregistrée : le bot la donne désormais aux vendeurs "
+        "qui posent une question semblable. `comptoir kb answers retire {id}` la retire.",
+        "en": "Saved as help-desk answer #{id}: the bot now gives it to sellers who ask a "
+        "similar question. `comptoir kb answers retire {id}` withdraws it.",
+    },
+    "vetted.saved_not_indexed": {
+        "fr": "Réponse du support n°{id} enregistrée, mais pas encore dans l'index du bot (voir "
+        "le journal) : elle y entre au prochain démarrage, ou avec "
+        "`comptoir kb answers reindex`.",
+        "en": "Saved as help-desk answer #{id}, but not yet in the bot's index (see the log): "
+        "it goes in at the bot's next start, or with `comptoir kb answers reindex`.",
+    },
     "staff.claimed_by": {
         "fr": "Ce ticket est déjà pris par {owner}.",
         "en": "This ticket is already claimed by {owner}.",

@@ -288,6 +288,82 @@ def select_action(
     return body
 
 
+def message_shortcut(
+    *,
+    callback_id: str,
+    user: str,
+    channel: str,
+    message: dict[str, Any],
+    team_id: str = TEAM_ID,
+) -> dict[str, Any]:
+    """A message shortcut (`message_action`): a person chose one of the app's actions in a
+    message's "More actions" menu; `message` is that message as Slack shows it (ts, user,
+    text, thread_ts)."""
+    return {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": team_id, "domain": "comptoir"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
+        "channel": {"id": channel, "name": channel.lower()},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+        "response_url": f"https://hooks.slack.com/app/{team_id}/{uuid.uuid4().int % 10**12}/{uuid.uuid4().hex}",
+        "message_ts": message["ts"],
+        "message": {"type": "message", "team": "T0SELLERORG", **message},
+    }
+
+
+def _initial_state(block: dict[str, Any]) -> dict[str, Any]:
+    element = block.get("element") or {}
+    kind = element.get("type")
+    if kind == "static_select":
+        return {"type": kind, "selected_option": element.get("initial_option")}
+    return {"type": kind, "value": element.get("initial_value")}
+
+
+def view_submission(
+    view: dict[str, Any], *, user: str, edits: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`view_submission` for a modal as views.open returned it: each input holds its initial
+    value unless `edits` (block_id -> the new value, or for a select the option's value) says
+    what the person typed or chose instead."""
+    values: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input":
+            continue
+        element = block["element"]
+        state = _initial_state(block)
+        if edits and block["block_id"] in edits:
+            new = edits[block["block_id"]]
+            if state["type"] == "static_select":
+                state["selected_option"] = next(o for o in element["options"] if o["value"] == new)
+            else:
+                state["value"] = new
+        values[block["block_id"]] = {element["action_id"]: state}
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": "comptoir"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+        "view": {
+            **view,
+            "team_id": TEAM_ID,
+            "state": {"values": values},
+            "hash": uuid.uuid4().hex[:16],
+            "app_id": API_APP_ID,
+            "bot_id": "B0COMPTOIRBOT",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
 def app_home_opened(*, user: str, tab: str = "home") -> dict[str, Any]:
     """`app_home_opened`: a person opened the app's Home (or Messages) tab."""
     ts = new_ts()

@@ -141,6 +141,7 @@ class SlackStandin:
         self._reactions: set[tuple[str, str, str]] = set()
         self._uploads: dict[str, Upload] = {}
         self._usergroups: dict[str, tuple[str, ...]] = {}
+        self._triggers: set[str] = set()  # trigger_ids views.open has used
         self._file_ids = itertools.count(1)
         self._last_ts = Decimal(0)
         # conversation id -> its messages as Slack stores them, in the order they were posted
@@ -568,6 +569,31 @@ class SlackStandin:
         if view.get("type") != "home" or len(view.get("blocks") or []) > 100:
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": {"id": "V" + self._next_ts().replace(".", ""), **view}}
+
+    def _api_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A modal, opened with the trigger_id of a click or shortcut (Slack lets it be used once,
+        within 3 s; here once). Slack's limits: a title of 24 characters, 100 blocks."""
+        view = p.get("view")
+        if isinstance(view, str):
+            with contextlib.suppress(json.JSONDecodeError):
+                view = json.loads(view)
+        trigger = str(p.get("trigger_id") or "")
+        if not trigger:
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            if trigger in self._triggers:
+                return {"ok": False, "error": "expired_trigger_id"}
+            self._triggers.add(trigger)
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        title = (view.get("title") or {}).get("text") or ""
+        if not title or len(title) > 24 or len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {"id": "V" + self._next_ts().replace(".", ""), **view}}
+
+    def views(self) -> list[dict[str, Any]]:
+        """The modals opened (views.open accepted), oldest first, as Slack holds them."""
+        return [c.response["view"] for c in self.calls("views.open")]
 
     # --- file uploads (files.upload v2: get a URL, POST the bytes, complete) ----------------
 

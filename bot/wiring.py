@@ -39,6 +39,7 @@ from bot.outbox import Outbox, OutboxWorker
 from bot.scheduler import build_scheduler, schedule_for
 from bot.settings import Settings
 from bot.staff_groups import UsergroupMembers
+from bot.vetted_sync import VettedIndexer, do_sync_index
 from knowledge.types import Answerer
 from routing import migrate
 from routing.db import make_engine, make_sessionmaker
@@ -148,10 +149,20 @@ def make_classifier(settings: Settings) -> MessageClassifier:
     return LLMClassifier(chat, fallback=offline)
 
 
+def _sync_vetted(factory: sessionmaker[Session], index: VettedIndexer) -> None:
+    """The answer index holds what the database says (an index wiped or moved, an answer
+    retired while this process was down); a failure is logged, the bot starts anyway."""
+    try:
+        do_sync_index(factory, index)
+    except Exception:
+        logger.exception("could not bring the vetted answers' index up to date")
+
+
 def build_runtime(
     settings: Settings,
     *,
     answerer: Answerer | None = None,
+    vetted_index: VettedIndexer | None = None,
     classifier: MessageClassifier | None = None,
     policy: SlaPolicy | None = None,
     perf_config: PerfConfig | None = None,
@@ -186,7 +197,12 @@ def build_runtime(
     )
     session_factory = make_sessionmaker(engine)
     if answerer is None:
-        answerer = open_answerer(settings)
+        knowledge_base = open_answerer(settings)
+        answerer = knowledge_base
+        # the knowledge base indexes what staff save as answers, unless the caller said where
+        vetted_index = vetted_index or knowledge_base  # type: ignore[assignment]
+    if vetted_index is not None:
+        _sync_vetted(session_factory, vetted_index)
     if classifier is None:
         classifier = make_classifier(settings)
     # the runtime's edge: the operator's files (or, when unset, the packaged defaults) are
@@ -206,6 +222,7 @@ def build_runtime(
         helpdesk_timezone=settings.helpdesk_timezone,
         staff_language=settings.staff_language,
         max_message_chars=settings.max_message_chars,
+        vetted_index=vetted_index,
         staff_group=(
             UsergroupMembers(
                 slack_client(settings, timeout=slack_timeout), settings.staff_usergroup

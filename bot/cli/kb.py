@@ -1,4 +1,5 @@
-"""`comptoir kb ingest PATH...` and `comptoir kb stats`: the guideline index."""
+"""`comptoir kb ingest PATH...`, `comptoir kb stats`: the guideline index; `comptoir kb answers
+list|retire|reindex`: the help-desk answers staff saved beside it ("Save as an answer")."""
 
 from __future__ import annotations
 
@@ -135,6 +136,8 @@ def register(app: typer.Typer) -> None:
         if report.skipped:
             raise typer.Exit(1)
 
+    _register_answers(kb)
+
     @kb.command("stats")
     def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
         """Documents, chunks, languages and the last ingest time."""
@@ -147,5 +150,78 @@ def register(app: typer.Typer) -> None:
         langs = ", ".join(f"{k}: {v}" for k, v in figures["languages"].items()) or "none"
         typer.echo(
             f"{figures['documents']} documents, {figures['chunks']} chunks "
-            f"({langs}); last ingest: {figures['last_ingest'] or 'never'}"
+            f"({langs}); last ingest: {figures['last_ingest'] or 'never'}; "
+            f"{figures['vetted_answers']} help-desk answers"
         )
+
+
+def _register_answers(kb: typer.Typer) -> None:
+    answers = typer.Typer(
+        help='Help-desk answers staff saved with "Save as an answer".', no_args_is_help=True
+    )
+    kb.add_typer(answers, name="answers")
+
+    @answers.command("list")
+    def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Every saved answer, oldest first, retired ones marked (kept for audit)."""
+        from bot.cli import database, settings_of
+        from routing import vetted_answers
+
+        with database(settings_of(ctx), write=False) as session:
+            rows = vetted_answers.list_vetted_answers(session)
+            if as_json:
+                typer.echo(
+                    json.dumps([vetted_answers.to_json(r) for r in rows], ensure_ascii=False)
+                )
+                return
+            if not rows:
+                typer.echo("no help-desk answer saved yet")
+            for r in rows:
+                state = f"retired {r.retired_at:%Y-%m-%d}" if r.retired_at else "active"
+                link = f" {r.guideline_url}" if r.guideline_url else ""
+                typer.echo(
+                    f"#{r.id}\t{r.created_at:%Y-%m-%d}\t{r.language}\t{state}\tby {r.author_id}"
+                    f"\t{_one_line(r.question)} -> {_one_line(r.answer)}{link}"
+                )
+
+    @answers.command("retire")
+    def retire(ctx: typer.Context, answer_id: int = typer.Argument(..., metavar="ID")) -> None:
+        """Stop giving an answer: out of the index at once, kept in the database as retired.
+        Exit 2 for an id that does not exist."""
+        from bot.cli import database, fail, settings_of
+        from routing import vetted_answers
+        from routing.db import utcnow
+
+        settings = settings_of(ctx)
+        try:
+            with database(settings) as session:
+                row = vetted_answers.do_retire_vetted_answer(
+                    session, answer_id=answer_id, now=utcnow()
+                )
+                # before the commit: if the index cannot be reached, nothing is retired
+                open_knowledge_base(settings).remove_vetted([answer_id])
+                when = row.retired_at
+        except vetted_answers.VettedAnswerError as exc:
+            raise fail(str(exc)) from None
+        typer.echo(f"help-desk answer #{answer_id} retired ({when:%Y-%m-%d %H:%M} UTC)")
+
+    @answers.command("reindex")
+    def reindex(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Rebuild the answers' index from the database (the bot also does it when it starts)."""
+        from bot.cli import sessions, settings_of
+        from bot.vetted_sync import do_sync_index
+
+        settings = settings_of(ctx)
+        with sessions(settings) as factory:
+            report = do_sync_index(factory, open_knowledge_base(settings))
+        if as_json:
+            typer.echo(json.dumps(report.to_json()))
+            return
+        typer.echo(
+            f"{len(report.added)} indexed, {len(report.removed)} removed, {report.kept} unchanged"
+        )
+
+
+def _one_line(text: str, limit: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

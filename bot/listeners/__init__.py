@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.listeners import actions, events, home, triage
+from bot.listeners import actions, events, home, triage, vetted
 from bot.listeners.deps import Deps
 
 logger = logging.getLogger(__name__)
@@ -20,6 +20,7 @@ def register(app: App, deps: Deps) -> None:
     actions.register(app, deps)
     triage.register(app, deps)
     home.register(app, deps)
+    vetted.register(app, deps)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

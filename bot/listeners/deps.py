@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.listeners.parsing import MAX_MESSAGE_CHARS
 from bot.outbox import Outbox
 from bot.staff_groups import UsergroupMembers
+from bot.vetted_sync import VettedIndexer
 from knowledge.types import Answerer
 from routing.classify import Classification
 from routing.db import utcnow
@@ -57,6 +58,8 @@ class Deps:
     staff_group: UsergroupMembers | None = None  # COMPTOIR_STAFF_USERGROUP, when set
     # the classifier and the answerer read this much of a message (COMPTOIR_MAX_MESSAGE_CHARS)
     max_message_chars: int = MAX_MESSAGE_CHARS
+    # where "Save as an answer" indexes what staff save (the knowledge base); None: stored only
+    vetted_index: VettedIndexer | None = None
 
     def staff_members(self) -> frozenset[str]:
         """The staff user group's members (cached); empty when no group is configured.

@@ -110,7 +110,13 @@ def test_a_missing_path_or_a_folder_without_guidelines_ingests_nothing(tmp_path:
 def test_stats_and_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("knowledge.ingest.EMBED_BATCH", 2)  # small files, several batches
     kb = _kb(tmp_path)
-    assert kb.stats() == {"documents": 0, "chunks": 0, "languages": {}, "last_ingest": None}
+    assert kb.stats() == {
+        "documents": 0,
+        "chunks": 0,
+        "languages": {},
+        "last_ingest": None,
+        "vetted_answers": 0,
+    }
     calls: list[IngestProgress] = []
     report = kb.ingest(_folder(tmp_path), progress=calls.append)
     assert (calls[0].done, calls[0].total) == (0, 3) and calls[-1] == IngestProgress(3, 3, "")
