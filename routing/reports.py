@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session
 from routing.knowledge_gaps import (  # noqa: F401  (re-exported: reports.knowledge_gaps)
     GAP_THRESHOLD,
     STOPWORDS,
+    GapReport,
     GapTopic,
+    SavedAnswer,
     check_period,
     human_feedback,
     is_problem,
     keywords,
+    knowledge_gap_report,
     knowledge_gaps,
 )
 from routing.models import Question, SlaClock, Ticket, TicketEvent

@@ -159,14 +159,18 @@ def test_report_and_gaps(cli: Invoke, session_factory: sessionmaker[Session]) ->
     gaps = json.loads(
         cli("report", "gaps", "--since", "2026-03-01", "--now", now, "--keywords", "--json")
     )
-    assert gaps == [
-        {
-            "topic": "exporter facture",
-            "count": 1,
-            "example": "Comment exporter mes factures ?",
-            "question_ids": gaps[0]["question_ids"],
-        }
-    ]
+    assert gaps == {
+        "topics": [
+            {
+                "topic": "exporter facture",
+                "count": 1,
+                "example": "Comment exporter mes factures ?",
+                "question_ids": gaps["topics"][0]["question_ids"],
+                "closed_by": [],
+            }
+        ],
+        "saved": [],
+    }
     assert "is after now" in cli("report", "--since", "2027-01-01", "--now", now, code=2)
 
 
@@ -264,3 +268,30 @@ def test_jobs_lists_recorded_runs_newest_first_with_the_last_line_of_an_error(
         json.loads(r)["job"] for r in cli("jobs", "--job", "digests", "--json").splitlines()
     ] == ["digests"]
     assert "unknown job 'digest'; the jobs are sla_sweep," in cli("jobs", "--job", "digest", code=2)
+
+
+def test_gaps_show_the_answers_saved_and_what_they_closed(
+    cli: Invoke, session_factory: sessionmaker[Session]
+) -> None:
+    from routing.models import VettedAnswer
+
+    _seed(session_factory)
+    with transaction(session_factory) as s:
+        s.add(
+            VettedAnswer(
+                question="Comment exporter les factures ?",
+                answer="Menu Finances, puis Factures, puis Exporter.",
+                language="fr",
+                author_id="U0AGENT01",
+                created_at=START + timedelta(minutes=30),
+            )
+        )
+    now = (START + timedelta(hours=2)).isoformat()
+    text = cli("report", "gaps", "--since", "2026-03-01", "--now", now, "--keywords")
+    [topic, heading, saved] = text.splitlines()
+    assert topic.startswith("1\texporter facture\t") and topic.endswith(
+        "closed by help-desk answer #1"
+    )
+    assert heading == "help-desk answers saved in the period:"
+    assert saved.startswith("  #1 2026-03-02 10:30 by U0AGENT01: 'Comment exporter les factures ?'")
+    assert saved.endswith("closes 1 unanswered question(s); answered 0 since")

