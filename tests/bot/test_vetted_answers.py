@@ -26,6 +26,7 @@ from bot import vetted_blocks
 from bot.cli.kb import open_knowledge_base
 from bot.slack_standin import Call
 from knowledge.messages import help_desk_title
+from routing.db import make_engine, make_sessionmaker, transaction, utcnow
 from routing.models import VettedAnswer
 from tests.bot.conftest import (
     AGENT,
@@ -59,6 +60,12 @@ def kb_bot(
 ) -> Bot:
     """The bot answering from a knowledge base in its own data dir (a copy of the session's
     sample index), where `comptoir kb answers` finds it too."""
+    return _start_kb_bot(start_bot, migrated_url, slack, tmp_path, sample_kb)
+
+
+def _start_kb_bot(
+    start_bot: Callable[..., Bot], migrated_url: str, slack: Any, tmp_path: Path, sample_kb: Any
+) -> Bot:
     shutil.copytree(
         sample_kb.index.client.get_settings().persist_directory, tmp_path / "data" / "chroma"
     )
@@ -225,6 +232,35 @@ def test_retire_from_the_command_line_takes_it_out_at_once(
     assert row.retired_at is not None
     text = _comptoir(tmp_path, migrated_url, "kb", "answers", "list")
     assert f"#{row.id}" in text.stdout and "retired" in text.stdout
+
+
+def test_the_index_is_rebuilt_from_the_database_when_the_bot_starts(
+    start_bot: Callable[..., Bot], migrated_url: str, slack: Any, tmp_path: Path, sample_kb: Any
+) -> None:
+    """Answers saved while the index was elsewhere (a new Chroma, a restored backup) are
+    indexed at start; retired ones are not."""
+    engine = make_engine(migrated_url)
+    with transaction(make_sessionmaker(engine)) as s:
+        for text, retired in ((EDITED, None), ("Jamais : c'est interdit.", utcnow())):
+            s.add(
+                VettedAnswer(
+                    question=QUESTION,
+                    answer=text,
+                    language="fr",
+                    author_id=AGENT,
+                    created_at=utcnow(),
+                    retired_at=retired,
+                )
+            )
+    engine.dispose()
+    bot = _start_kb_bot(start_bot, migrated_url, slack, tmp_path, sample_kb)
+    _, post = _ask(bot, SHOP_NO_AM, PARAPHRASE, user=SELLER_B)
+    assert EDITED in post.params["text"]
+    assert "interdit" not in post.params["text"]
+    # and by hand: nothing left to do
+    done = _comptoir(tmp_path, migrated_url, "kb", "answers", "reindex", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"added": [], "removed": [], "kept": 1}
 
 
 def test_the_manifest_declares_the_shortcut() -> None:

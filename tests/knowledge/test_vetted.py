@@ -5,6 +5,7 @@ the index is rebuilt from a list (the database's)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from pathlib import Path
@@ -98,3 +99,28 @@ def test_sync_rebuilds_the_index_from_the_list(sample_kb: Any) -> None:
     assert (again.added, again.removed, again.kept) == ([], [], 1)
     assert kb.sync_vetted([]).removed == [7]
     assert kb.answer(PARAPHRASE).mode != "vetted"
+
+
+def test_questions_without_a_vetted_answer_are_answered_as_before(sample_kb: Any) -> None:
+    """The bench's promise: the guidelines' figures do not move. Every sample question (the
+    first 60 of eval.jsonl) gets the same answer, text, confidence and citations as from the
+    knowledge base with no vetted index at all, unless a vetted answer takes it."""
+    bare = KnowledgeBase(sample_kb.index, sample_kb.embeddings)
+    empty, one = _kb(sample_kb), _kb(sample_kb)
+    one.add_vetted([COSMETICS])
+    rows = [json.loads(line) for line in (SAMPLE / "eval.jsonl").read_text().splitlines()[:60]]
+    taken = 0
+    for row in rows:
+        before = bare.answer(row["question"])
+        for kb in (empty, one):
+            after = kb.answer(row["question"])
+            if after.mode == "vetted":
+                taken += 1
+                continue
+            assert (after.mode, after.text, after.confidence, after.citations) == (
+                before.mode,
+                before.text,
+                before.confidence,
+                before.citations,
+            ), row["id"]
+    assert taken == 0  # none of these is about home-made cosmetics
