@@ -221,7 +221,9 @@ class VettedIndex:
 
     def best(self, query_vector: np.ndarray | None, query: str) -> VettedMatch | None:
         """The entry whose question is closest to the query, when it clears the threshold."""
-        stored = self.stored()
+        # an entry embedded by another model (until the next sync re-embeds it) is not
+        # comparable: its vector lives in another space
+        stored = [e for e in self.stored() if e[1].get("embedding_id") == self.embedding_id]
         if not stored:
             return None
         if query_vector is None:
