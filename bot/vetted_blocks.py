@@ -7,6 +7,7 @@ other sellers, so the question and the answer are edited here into general terms
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,18 @@ class Submission:
     answer: str
     link: str | None
     language: str
+
+
+_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]+))?>")
+
+
+def editable(slack_text: str) -> str:
+    """A message's text as a person would retype it: Slack's links as "label (url)", its three
+    escaped characters back. Mentions stay as they are, for the check to refuse them."""
+    text = _LINK.sub(
+        lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) else m.group(1), slack_text
+    )
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _text(key: str, language: str) -> dict[str, Any]:
@@ -113,7 +126,7 @@ def save_modal(
                     "type": "plain_text_input",
                     "multiline": True,
                     "max_length": MAX_ANSWER_CHARS,
-                    "initial_value": answer[:MAX_ANSWER_CHARS],
+                    "initial_value": editable(answer)[:MAX_ANSWER_CHARS],
                 },
                 lang,
             ),

@@ -114,3 +114,16 @@ def test_signature_matches_slacks_documented_example() -> None:
         slack_payloads.signature(body, "8f742231b10e8888abcd99yyyzzz85a5", 1531420618)
         == "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
     )
+
+
+def test_a_reply_to_save_is_prefilled_as_a_person_would_retype_it() -> None:
+    from bot.vetted_blocks import editable
+
+    slack_text = (
+        "Voir <https://help.example-market.fr/cpnp|la consigne> et <https://cpnp.eu> &amp; "
+        "demandez &lt;2 jours&gt; à <@U0AGENT0001>"
+    )
+    assert editable(slack_text) == (
+        "Voir la consigne (https://help.example-market.fr/cpnp) et https://cpnp.eu & "
+        "demandez <2 jours> à <@U0AGENT0001>"
+    )
