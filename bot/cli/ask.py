@@ -15,7 +15,8 @@ def _render(answer: object) -> str:
     lines = [answer.text, ""]
     for n, c in enumerate(answer.citations, start=1):
         link = f" <{c.url}>" if c.url else ""
-        lines.append(f"[{n}] {c.title} — {c.section} ({c.source}){link}")
+        section = f" — {c.section}" if c.section else ""  # a help-desk answer has none
+        lines.append(f"[{n}] {c.title}{section} ({c.source}){link}")
     lines.append(f"confidence {answer.confidence:.2f}")
     return "\n".join(lines)
 

@@ -268,3 +268,16 @@ def test_the_manifest_declares_the_shortcut() -> None:
     [shortcut] = manifest["features"]["shortcuts"]
     assert (shortcut["type"], shortcut["callback_id"]) == ("message", vetted_blocks.SHORTCUT_ID)
     assert len(shortcut["name"]) <= 25 and "commands" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_ask_shows_a_vetted_answer_with_its_date_and_link(sample_kb: Any) -> None:
+    from bot.cli.ask import _render
+    from tests.knowledge.test_vetted import COSMETICS, PARAPHRASE, _kb
+
+    kb = _kb(sample_kb)
+    kb.add_vetted([COSMETICS])
+    lines = _render(kb.answer(PARAPHRASE)).splitlines()
+    assert lines[-3:-1] == [
+        "[1] Réponse du support du 7 décembre 2026 (vetted-7)",
+        f"[2] La consigne correspondante ({COSMETICS.url}) <{COSMETICS.url}>",
+    ]
