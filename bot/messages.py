@@ -176,8 +176,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "vetted.language.fr": {"fr": "Français", "en": "French"},
     "vetted.language.en": {"fr": "Anglais", "en": "English"},
     "vetted.error.private": {
-        "fr": "Retirez {what} « {found} » : d'autres vendeurs liront ce texte.",
-        "en": "Remove {what} “{found}”: other sellers will read this text.",
+        "fr": "Retirez {items} : d'autres vendeurs liront ce texte.",
+        "en": "Remove {items}: other sellers will read this text.",
     },
     "vetted.what.email": {"fr": "l'adresse e-mail", "en": "the e-mail address"},
     "vetted.what.phone": {"fr": "le numéro de téléphone", "en": "the phone number"},

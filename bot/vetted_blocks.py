@@ -177,20 +177,21 @@ def parse_submission(body: dict[str, Any]) -> Submission | None:
 
 
 def errors(problems: Sequence[Problem], staff_language: str) -> dict[str, str]:
-    """Slack's `response_action: errors`: one line beside each field, the first problem of it."""
-    out: dict[str, str] = {}
+    """Slack's `response_action: errors`: one line beside each field, naming everything found
+    in it at once, so one correction is enough."""
+    lang = staff_language
+    found: dict[str, list[str]] = {}
+    other: dict[str, str] = {}
     for p in problems:
         block = FIELD_BLOCKS[p.field]
-        if block in out:
-            continue
         if p.kind in ("empty", "too_long", "url"):
-            line = messages.text(f"vetted.error.{p.kind}", staff_language, found=p.found)
+            other.setdefault(block, messages.text(f"vetted.error.{p.kind}", lang, found=p.found))
         else:
-            line = messages.text(
-                "vetted.error.private",
-                staff_language,
-                what=messages.text(f"vetted.what.{p.kind}", staff_language),
-                found=p.found[:60],
-            )
-        out[block] = line
-    return out
+            what = messages.text(f"vetted.what.{p.kind}", lang)
+            quoted = f"« {p.found[:60]} »" if lang == "fr" else f"“{p.found[:60]}”"
+            found.setdefault(block, []).append(f"{what} {quoted}")
+    out = dict(other)
+    for block, items in found.items():
+        line = messages.text("vetted.error.private", lang, items=", ".join(items))
+        out[block] = f"{out[block]} {line}" if block in out else line
+    return {block: text[:500] for block, text in out.items()}

@@ -127,3 +127,21 @@ def test_a_reply_to_save_is_prefilled_as_a_person_would_retype_it() -> None:
         "Voir la consigne (https://help.example-market.fr/cpnp) et https://cpnp.eu & "
         "demandez <2 jours> à <@U0AGENT0001>"
     )
+
+
+def test_the_modal_names_everything_to_remove_beside_each_field() -> None:
+    from bot.vetted_blocks import BLOCK_ANSWER, BLOCK_LINK, BLOCK_QUESTION, errors
+    from routing.vetted_answers import Problem
+
+    problems = [
+        Problem("question", "empty"),
+        Problem("answer", "iban", "FR76 3000 6000 0112 3456 7890 189"),
+        Problem("answer", "phone", "06 12 34 56 78"),
+        Problem("link", "url", "ftp://x"),
+    ]
+    assert errors(problems, "en") == {
+        BLOCK_QUESTION: "This field is empty.",
+        BLOCK_ANSWER: "Remove the IBAN “FR76 3000 6000 0112 3456 7890 189”, the phone number "
+        "“06 12 34 56 78”: other sellers will read this text.",
+        BLOCK_LINK: "Give a web address that starts with https://",
+    }
