@@ -17,6 +17,8 @@ the metadata when `include_all_metadata` is set. A post to a user id lands in th
 channel (as conversations.open names it). `when_accepted(hook)` runs a hook after a call was
 accepted and before it is answered: a test makes the database fail between Slack's ok and the
 bot recording it.
+views.open takes a modal with Slack's limits, each trigger_id once; `views()` gives back the
+modals opened, which `bot.slack_payloads.view_submission` turns into a submission.
 File uploads work as Slack's v2 flow does (files.getUploadURLExternal, a POST of the bytes to
 the upload URL, files.completeUploadExternal); `uploads()` gives back the bytes received.
 Socket Mode: `apps.connections.open` takes the app-level token (`app_token`, in the
@@ -329,6 +331,7 @@ class SlackStandin:
             self._reactions.clear()
             self._uploads.clear()
             self._messages.clear()
+            self._triggers.clear()
 
     # --- the server side ----------------------------------------------------------------------
 
