@@ -118,6 +118,9 @@ class Demo:
                 play_performance(
                     self, slack, runtime.deps, self.data_dir, config=runtime.perf_config
                 )
+                from bot.demo_vetted import play_vetted
+
+                play_vetted(self, slack, server.url, secret, runtime.deps)
             finally:
                 server.stop()
                 runtime.close()

@@ -72,6 +72,15 @@ def test_demo_plays_the_conversation_from_nothing(tmp_path: Path) -> None:
     assert re.search(r"^   DM U0AM00001 Votre portefeuille", digest, flags=re.M)
     chart = re.search(r"saved as (\S+\.png)", digest)
     assert chart and Path(chart.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the bot learns from the help desk: the modal refuses the seller's name and a phone
+    # number, the edited reply is saved, and the next seller gets it, cited by its date
+    learnt = out.split("13. Hugo answers", 1)[1].split("Stored for the help desk", 1)[0]
+    assert "Retirez le numéro de téléphone « 06 12 34 56 78 », le nom du vendeur" in learnt
+    assert "Réponse du support n°1 enregistrée" in learnt
+    answer = learnt.split("14. Another seller", 1)[1]
+    assert "Notre équipe support a déjà répondu" in answer and "Réponse du support du" in answer
+    assert "Lin & Lavande" not in answer and "06 12" not in answer
+    assert re.search(r"question \d+ +fr +answered .*sources: vetted-1", out)
     # a second run re-embeds nothing: the index is incremental
     again = _run_demo(tmp_path).stdout
     assert re.search(r"0 indexed, 20 unchanged since the last run, 0 chunks embedded", again), again
