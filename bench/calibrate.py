@@ -79,11 +79,19 @@ def sure_threshold(conf: np.ndarray, y: np.ndarray) -> float:
     return math.ceil((top + float(above.min())) / 2 * 1000) / 1000
 
 
-def fit(knowledge_base: KnowledgeBase) -> Calibration:
+def dev_features(knowledge_base: KnowledgeBase) -> tuple[list[dict[str, float]], np.ndarray]:
+    """The retrieval features of every dev question, and whether the guidelines answer it."""
     rows = load_eval(split="dev")
     found = [features(knowledge_base.search(r.question)) for r in rows]
+    return found, np.array([1.0 if r.answerable else 0.0 for r in rows])
+
+
+def fit(knowledge_base: KnowledgeBase) -> Calibration:
+    return fit_features(*dev_features(knowledge_base))
+
+
+def fit_features(found: list[dict[str, float]], y: np.ndarray) -> Calibration:
     x = np.array([[f[k] for k in FEATURES] for f in found])
-    y = np.array([1.0 if r.answerable else 0.0 for r in rows])
     means = x.mean(axis=0)
     scales = x.std(axis=0)
     scales[scales == 0] = 1.0

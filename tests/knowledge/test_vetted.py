@@ -113,12 +113,13 @@ def test_sync_rebuilds_the_index_from_the_list(sample_kb: Any) -> None:
 
 def test_questions_without_a_vetted_answer_are_answered_as_before(sample_kb: Any) -> None:
     """The bench's promise: the guidelines' figures do not move. Every sample question (the
-    first 60 of eval.jsonl) gets the same answer, text, confidence and citations as from the
+    first 60 of eval.jsonl, every third one: both languages, answerable or not, 20 questions
+    answered three times) gets the same answer, text, confidence and citations as from the
     knowledge base with no vetted index at all, unless a vetted answer takes it."""
     bare = KnowledgeBase(sample_kb.index, sample_kb.embeddings)
     empty, one = _kb(sample_kb), _kb(sample_kb)
     one.add_vetted([COSMETICS])
-    rows = [json.loads(line) for line in (SAMPLE / "eval.jsonl").read_text().splitlines()[:60]]
+    rows = [json.loads(line) for line in (SAMPLE / "eval.jsonl").read_text().splitlines()[:60:3]]
     taken = 0
     for row in rows:
         before = bare.answer(row["question"])
