@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bench import sample_directory_rows
 from bench.databases import database
 from bot import slack_payloads
 from bot.server import HttpServer
@@ -56,7 +57,7 @@ def questions() -> list[str]:
 
 
 def channels() -> list[str]:
-    return [row["channel_id"] for _, row in read_directory_csv(SAMPLE / "sellers.csv")]
+    return [row["channel_id"] for _, row in sample_directory_rows(SAMPLE / "sellers.csv")]
 
 
 def drive(url: str, bodies: list[str], rate: float, workers: int = 32) -> tuple[list[float], int]:

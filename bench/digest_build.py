@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from bench import sample_directory_rows
 from bench.databases import database
 from routing import charts, migrate
 from routing.db import make_engine, make_sessionmaker, transaction
@@ -40,7 +41,7 @@ from routing.performance import evaluate
 from routing.performance.config import load_perf_config
 from routing.performance.metrics_import import import_metrics_csv
 from routing.performance.sample import SampleInfo, write_sample
-from routing.sellers import do_import_directory, read_directory_csv
+from routing.sellers import do_import_directory
 from routing.sla_clocks import sweep
 from routing.sla_policy import load_policy
 from routing.tickets import do_open_ticket
@@ -57,7 +58,7 @@ OPEN_SPAN = timedelta(hours=36)  # tickets opened over this span before NOW
 def directory_rows(sample: SampleInfo) -> list[tuple[int, dict[str, str]]]:
     """The sample's directory with managers reassigned: every SHARE-th seller is AM's (so the
     portfolio mixes every profile), the others round-robin over the other managers."""
-    rows = read_directory_csv(sample.sellers_csv)
+    rows = sample_directory_rows(sample.sellers_csv)
     for i, (_, row) in enumerate(rows):
         row["account_manager_id"] = AM if i % SHARE == 0 else OTHER_AMS[i % len(OTHER_AMS)]
     return rows
