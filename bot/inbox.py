@@ -169,7 +169,11 @@ class _Lease:
             return False
         with inbox_store.writes(self.worker.session_factory) as session:
             kept = inbox_store.renew(
-                session, event_id=self.event_id, attempt=self.attempt, now=self.worker.clock()
+                session,
+                event_id=self.event_id,
+                attempt=self.attempt,
+                now=self.worker.clock(),
+                lease=self.worker.lease,
             )
         if not kept and not self._released.is_set():  # once settled, the row is not "working"
             self.lost = True
@@ -186,7 +190,11 @@ class _Lease:
             raise inbox_store.LeaseLost(self.event_id, self.attempt)
         try:
             inbox_store.check_claim(
-                session, event_id=self.event_id, attempt=self.attempt, now=self.worker.clock()
+                session,
+                event_id=self.event_id,
+                attempt=self.attempt,
+                now=self.worker.clock(),
+                lease=self.worker.lease,
             )
         except inbox_store.LeaseLost:
             self.lost = True

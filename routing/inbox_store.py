@@ -108,10 +108,17 @@ def store_committed(
 
 
 def _claimable(*, now: datetime, lease: timedelta, retry_delay: timedelta) -> Any:
+    """A working row is free once its owner's lease has run out (`lease_until`), whatever the
+    lease of the worker looking; a row claimed before revision 0008 has none: `lease` then."""
     return or_(
         InboxEvent.status == QUEUED,
         and_(InboxEvent.status == RETRY, InboxEvent.claimed_at <= now - retry_delay),
-        and_(InboxEvent.status == WORKING, InboxEvent.claimed_at <= now - lease),
+        and_(InboxEvent.status == WORKING, InboxEvent.lease_until <= now),
+        and_(
+            InboxEvent.status == WORKING,
+            InboxEvent.lease_until.is_(None),
+            InboxEvent.claimed_at <= now - lease,
+        ),
     )
 
 
@@ -142,7 +149,7 @@ def claim_next(
             session,
             update(InboxEvent)
             .where(InboxEvent.event_id == event_id, InboxEvent.attempts == attempts, claimable)
-            .values(status=WORKING, attempts=attempts + 1, claimed_at=now)
+            .values(status=WORKING, attempts=attempts + 1, claimed_at=now, lease_until=now + lease)
             .execution_options(synchronize_session=False),
         )
         if taken:
@@ -177,13 +184,19 @@ class LeaseLost(Exception):
         self.attempt = attempt
 
 
-def renew(session: Session, *, event_id: str, attempt: int, now: datetime) -> bool:
+def renew(
+    session: Session, *, event_id: str, attempt: int, now: datetime, lease: timedelta
+) -> bool:
     """The heartbeat: the lease of a claim still working on its delivery starts again at
     `now`; False when another claim has taken the row meanwhile."""
-    return _settle(session, event_id=event_id, attempt=attempt, claimed_at=now)
+    return _settle(
+        session, event_id=event_id, attempt=attempt, claimed_at=now, lease_until=now + lease
+    )
 
 
-def check_claim(session: Session, *, event_id: str, attempt: int, now: datetime) -> None:
+def check_claim(
+    session: Session, *, event_id: str, attempt: int, now: datetime, lease: timedelta
+) -> None:
     """Raise LeaseLost unless this claim still owns the row; call it last in a transaction
     that writes the delivery's outcome (routing.db.fenced does), so the outcome commits only
     if nobody took the delivery over.
@@ -201,7 +214,7 @@ def check_claim(session: Session, *, event_id: str, attempt: int, now: datetime)
         ).first()
         owned = owner is not None and tuple(owner) == (attempt, WORKING)
     else:
-        owned = renew(session, event_id=event_id, attempt=attempt, now=now)
+        owned = renew(session, event_id=event_id, attempt=attempt, now=now, lease=lease)
     if not owned:
         raise LeaseLost(event_id, attempt)
 

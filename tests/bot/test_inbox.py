@@ -230,6 +230,41 @@ def test_a_row_left_working_by_a_dead_worker_is_taken_again_after_the_lease(
     assert _status(session_factory, event_id).status == "done"
 
 
+def test_a_worker_with_a_shorter_lease_waits_for_the_owners_lease_not_its_own(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Workers configured apart (COMPTOIR_INBOX_LEASE_SECONDS): the owner's lease decides.
+    Compared with the looking worker's own lease, a 10 s worker took a 60 s worker's live
+    claim after 10 s, and both answered."""
+    [event_id] = _store(session_factory, 1)
+    t0 = utcnow()
+    with transaction(session_factory) as s:  # the owner: a 60 s lease
+        assert inbox_store.claim_next(s, now=t0, lease=timedelta(seconds=60)) is not None
+    handled: list[str] = []
+    now = t0 + timedelta(seconds=30)
+    short = InboxWorker(
+        session_factory,
+        lambda body: handled.append(body["event_id"]),
+        lease=timedelta(seconds=10),
+        heartbeat=timedelta(0),
+        clock=lambda: now,
+    )
+    assert short.drain() == 0  # 30 s in: past the looker's 10 s, within the owner's 60 s
+    with transaction(session_factory) as s:  # the owner's heartbeat at +50 s: 60 s more
+        assert inbox_store.renew(
+            s,
+            event_id=event_id,
+            attempt=1,
+            now=t0 + timedelta(seconds=50),
+            lease=timedelta(seconds=60),
+        )
+    now = t0 + timedelta(seconds=100)
+    assert short.drain() == 0  # within the renewed lease (until +110 s)
+    now = t0 + timedelta(seconds=111)
+    assert short.drain() == 1 and handled == [event_id]  # the owner is silent: taken over
+    assert _status(session_factory, event_id).attempts == 2
+
+
 def test_rows_are_claimed_in_the_order_they_arrived(
     session_factory: sessionmaker[Session],
 ) -> None:
