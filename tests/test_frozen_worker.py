@@ -235,6 +235,16 @@ def test_a_worker_frozen_beside_a_live_one_loses_nothing_and_doubles_nothing(
     try:
         # Start-up loads no model here, but a loaded machine is slow: generous bounds.
         wait_until(lambda: held(), timeout=300, what="the first worker holding a message")
+        if frozen_at == "answering":
+            # Stopped between two transactions, as a process mostly is when it answers: both
+            # threads in the answerer, and the reactions they queued delivered. Stopped with
+            # one thread still recording its message, it would hold SQLite's write lock, which
+            # is the "recording" case (seen in CI: the live one then waited for 240 s).
+            wait_until(
+                lambda: len(held()) >= 2 and outbox_settled(),
+                timeout=300,
+                what="both threads of the first worker answering, its posts delivered",
+            )
         frozen.proc.send_signal(signal.SIGSTOP)
         time.sleep(0.5)  # let its last lines reach us; it says nothing more while stopped
         mine = held()
