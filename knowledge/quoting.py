@@ -18,58 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from knowledge.asks import FACT_KINDS, asks, holds
 from knowledge.glossary import expand
-from knowledge.textnorm import fold, terms
+from knowledge.textnorm import terms
 
 # Sentence ends: . ! ? followed by a capital or an opening quote. A colon or a
 # semicolon does not end a unit: "délai : 24 heures" must stay together.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(A-ZÀ-ÖØ-Þ])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-# Questions asking for a quantity: a unit holding a number is then worth more.
-_QUANTITY = re.compile(
-    r"\b(?:combien|quel(?:le)?s? (?:est|sont) (?:le|la|les) (?:taux|delai|montant|duree|nombre|"
-    r"prix|frais|taille|seuil|limite)|quel (?:taux|delai|montant|pourcentage)|"
-    r"how (?:much|many|long|soon|fast|big|large)|what (?:is the |are the )?"
-    r"(?:rate|fee|commission|percentage|deadline|delay|size|limit|threshold|minimum|maximum)|"
-    r"taux|pourcentage|delai|percent|rate|deadline|mini(?:mum|male?)?|maxi(?:mum|male?)?|min|max)\b"
-)
-# Questions asking for a duration or a deadline: only a unit stating one answers them ("how
-# long do I have to accept?" is not answered by "Orders are accepted in the seller area").
-_DURATION_QUESTION = re.compile(
-    r"\b(?:combien de (?:temps|jours?|heures?|semaines?|mois)|en combien de|sous combien|"
-    r"(?:quel(?:le)?s?|le|la) (?:est |sont )?(?:le |la )?(?:delai|duree)s?|"
-    r"how long|how many (?:(?:business|working|calendar) )?(?:days|hours|weeks|months)|"
-    r"how soon|how quickly|within how|"
-    r"deadline|time limit|delai|duree)\b"
-)
 _INLINE_ITEM = re.compile(r"(?<=[.!?;])\s+(?=-\s+[A-ZÀ-ÖØ-Þ])")
-_NUMBER = re.compile(
-    r"\d|(?<![\w-])(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|"
-    r"thirty|deux|trois|quatre|cinq|sept|huit|neuf|dix|douze|quinze|vingt|trente)(?![\w-])",
-    re.IGNORECASE,
-)
-_COUNT = (
-    r"(?:\d+(?:[.,]\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|"
-    r"twenty|thirty|forty|fifty|sixty|ninety|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|"
-    r"douze|quinze|vingt|trente|quarante|soixante)"
-)
-_DURATION = re.compile(
-    rf"(?<![\w-]){_COUNT}[\s-]*(?:(?:business|working|calendar|full|clear)\s+)?"
-    r"(?:h|hours?|hrs?|days?|weeks?|months?|years?|minutes?|mins?|heures?|jours?|semaines?|"
-    r"mois|ans?|ann[ée]es?)\b",
-    re.IGNORECASE,
-)
-
-
-def wanted_fact(query: str) -> re.Pattern[str] | None:
-    """What a unit must hold to answer the question's kind: a duration for "how long", a
-    figure for "how much / what rate", nothing in particular otherwise."""
-    folded = fold(query)
-    if _DURATION_QUESTION.search(folded):
-        return _DURATION
-    if _QUANTITY.search(folded):
-        return _NUMBER
-    return None
 
 
 MAX_UNITS_PER_PASSAGE = 3
@@ -148,11 +105,11 @@ def unit_scores(
     dense: np.ndarray | None,
 ) -> np.ndarray:
     """Relevance of each unit: lexical coverage of the question + weighted centred cosine."""
-    wanted = wanted_fact(query)
+    wanted = asks(query)
     out = np.zeros(len(units))
     for i, unit in enumerate(units):
         score = coverage(unit, query_terms=query_terms, idf=idf)
-        if wanted is not None and wanted.search(unit):
+        if wanted in FACT_KINDS and holds(wanted, unit):
             score += NUMBER_BONUS
         if dense is not None:
             score += DENSE_WEIGHT * float(dense[i])
@@ -217,7 +174,7 @@ def select_quotes(
     leads) or it holds no fact of the kind asked (a duration for "how long?", a figure for
     "what rate?") while another retrieved passage does (then that one leads); a second passage, never an introduction, is added when its quotable units cover
     the question nearly as well."""
-    wanted = wanted_fact(query)
+    wanted = asks(query)
     lacking: set[str] = set()  # passages whose quote holds no fact of the kind asked
     scored: list[tuple[float, Candidate, list[str], np.ndarray]] = []
     for cand in candidates:
@@ -234,7 +191,7 @@ def select_quotes(
         quoted = " ".join(units[i] for i in kept)
         covered = coverage(quoted, query_terms=query_terms, idf=idf)
         score = 0.5 * float(scores.max()) + 0.5 * covered - RANK_PENALTY * cand.rank
-        if wanted is not None and not wanted.search(quoted):
+        if not holds(wanted, quoted):
             score -= NUMBER_BONUS  # "how long?" is not answered by a passage without a duration
             lacking.add(cand.key)
         scored.append((score, cand, units, scores))

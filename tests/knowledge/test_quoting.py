@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from knowledge.quoting import (
     Candidate,
@@ -11,7 +10,6 @@ from knowledge.quoting import (
     quote_units,
     render,
     select_quotes,
-    wanted_fact,
 )
 from knowledge.textnorm import terms
 
@@ -146,22 +144,3 @@ def test_introductions_are_headings_with_subheadings_or_no_heading_path() -> Non
         chunk("other", "Ouvrir sa boutique > Sur la marketplace", source="c.md"),
     ]
     assert introductions(chunks) == {"pre", "top"}
-
-
-@pytest.mark.parametrize(
-    ("question", "holds", "lacks"),
-    [
-        ("How many business days do I have to ship?", "within two business days", "2 photos"),
-        ("j'ai combien de temps pour accepter une cmd", "dans les 24 h", "24 photos"),
-        ("Quel délai pour rembourser après un retour ?", "sous 14 jours", "14 € de frais"),
-        ("quel taux sur le textile ?", "15 %", "le taux est fixé par catégorie"),
-    ],
-)
-def test_the_kind_of_fact_asked_is_recognised(question: str, holds: str, lacks: str) -> None:
-    wanted = wanted_fact(question)
-    assert wanted is not None
-    assert wanted.search(holds) and not wanted.search(lacks)
-
-
-def test_a_question_asking_for_no_figure_wants_none() -> None:
-    assert wanted_fact("Where do I change my bank details?") is None
