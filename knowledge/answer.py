@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 
+from knowledge.asks import FIGURE_KINDS, asks, holds
 from knowledge.calibration import CALIBRATION, Calibration
 from knowledge.glossary import translations
 from knowledge.messages import say
@@ -31,10 +32,14 @@ FEATURES = (
     "unknown",
     "account_specific",
     "out_of_corpus",
+    "unit_fit",
+    "asks_fact",
 )
 # Passages the quote may come from: retrieval's best few, re-ranked by how well they answer.
 CANDIDATES = 6
 UnitDense = Callable[[Candidate, list[str]], "np.ndarray | None"]
+# Per chunk id, its quotable units and their vectors as stored at ingest (KnowledgeIndex).
+UnitVectors = Mapping[str, tuple[list[str], np.ndarray]]
 
 # A seller asking about their own order, payout or listing needs a person with back-office
 # access (a Level 2/3 problem), even when a guideline on the topic exists.
@@ -88,8 +93,41 @@ def out_of_corpus(question: str, vocabulary: Collection[str]) -> float:
     return min(total, _OOC_CAP)
 
 
-def features(retrieval: Retrieval) -> dict[str, float]:
-    """Signals that a question is covered: how close, how clear-cut, how many words shared."""
+def unit_fit(retrieval: Retrieval, units: UnitVectors) -> float:
+    """How close the question is to the closest single sentence that holds the kind of fact
+    it asks for (a duration for "how long?", a figure for "what fee?"), among the passages
+    the quote may come from: the plain cosine, not centred, so that it compares across
+    questions. With no such sentence, the farthest sentence's; without stored sentence
+    vectors, the best passage's.
+
+    A page on the right topic that lacks the figure asked for ("the referral fee for
+    jewellery" on a page that gives no per-category rate) is close as a whole and far
+    sentence by sentence: the signal that matters most on pages the team did not write.
+    """
+    qvec = retrieval.query_vector
+    fallback = max((sc.dense for sc in retrieval.chunks), default=0.0)
+    if qvec is None:
+        return fallback
+    kind = asks(retrieval.query)
+    fitting: list[float] = []
+    every: list[float] = []
+    for sc in retrieval.chunks[:CANDIDATES]:
+        stored = units.get(sc.chunk.chunk_id)
+        if stored is None:
+            continue
+        texts, matrix = stored
+        for text, cos in zip(texts, matrix @ qvec, strict=True):
+            every.append(float(cos))
+            if kind not in FIGURE_KINDS or holds(kind, text):
+                fitting.append(float(cos))
+    if not every:
+        return fallback
+    return max(fitting) if fitting else min(every)
+
+
+def features(retrieval: Retrieval, units: UnitVectors | None = None) -> dict[str, float]:
+    """Signals that a question is covered: how close, how clear-cut, how many words shared,
+    and whether one sentence holds what it asks for (`units`: see `unit_fit`)."""
     if not retrieval.chunks:
         return dict.fromkeys(FEATURES, 0.0)
     best_by_doc: dict[str, float] = {}
@@ -118,6 +156,8 @@ def features(retrieval: Retrieval) -> dict[str, float]:
         "unknown": unknown,
         "account_specific": account,
         "out_of_corpus": out_of_corpus(retrieval.query, retrieval.idf),
+        "unit_fit": unit_fit(retrieval, units or {}),
+        "asks_fact": 1.0 if asks(retrieval.query) in FIGURE_KINDS else 0.0,
     }
 
 

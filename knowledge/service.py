@@ -14,6 +14,7 @@ from langchain_core.embeddings import Embeddings
 from knowledge.answer import (
     CANDIDATES,
     UnitDense,
+    UnitVectors,
     abstention,
     confidence,
     extractive_answer,
@@ -153,8 +154,11 @@ class KnowledgeBase:
     def retrieve(self, query: str, *, k: int = 5) -> list[Passage]:
         return [to_passage(sc) for sc in self.search(query).chunks[:k]]
 
-    def confidence_of(self, retrieval: Retrieval) -> float:
-        return confidence(features(retrieval), self.calibration)
+    def features_of(self, retrieval: Retrieval) -> tuple[dict[str, float], UnitVectors]:
+        """The decision's features, and the stored sentence vectors they read (the quote
+        chooser reads them too)."""
+        units = self._units(retrieval)
+        return features(retrieval, units), units
 
     def answer(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
         language = question_language(question, history)
@@ -163,7 +167,8 @@ class KnowledgeBase:
         vetted = self._vetted_match(query, retrieval, language)
         if vetted is not None:
             return vetted
-        conf = self.confidence_of(retrieval)
+        feats, units = self.features_of(retrieval)
+        conf = confidence(feats, self.calibration)
         if not retrieval.chunks or conf < self.threshold:
             return abstention(language, conf)
         if self.chat_model is not None:
@@ -179,7 +184,7 @@ class KnowledgeBase:
             language=language,
             conf=conf,
             idf=lambda t: max(0.0, retrieval.idf.get(t, 0.0)) if retrieval.idf else 1.0,
-            unit_dense=self._unit_dense(retrieval),
+            unit_dense=self._unit_dense(retrieval, units),
             tentative=conf < self.sure,
         )
 
@@ -196,18 +201,24 @@ class KnowledgeBase:
             return None
         return vetted_answer(match, language=language)
 
-    def _unit_dense(self, retrieval: Retrieval) -> UnitDense:
-        """Each quotable unit's cosine to the question, from the vectors stored at ingest,
-        with the language's mean vector taken out as retrieval does."""
-        qvec = retrieval.query_vector
-        if qvec is None:
-            return lambda _c, _u: None
-        stored = self.index.unit_vectors(
+    def _units(self, retrieval: Retrieval) -> UnitVectors:
+        """The quotable units and their vectors stored at ingest, for the passages the
+        quote may come from."""
+        if retrieval.query_vector is None:
+            return {}
+        return self.index.unit_vectors(
             {
                 sc.chunk.chunk_id: int(sc.chunk.meta.get("units") or 0)
                 for sc in retrieval.chunks[:CANDIDATES]
             }
         )
+
+    def _unit_dense(self, retrieval: Retrieval, stored: UnitVectors) -> UnitDense:
+        """Each quotable unit's cosine to the question, from the vectors stored at ingest,
+        with the language's mean vector taken out as retrieval does."""
+        qvec = retrieval.query_vector
+        if qvec is None:
+            return lambda _c, _u: None
 
         def dense(candidate: Candidate, units: list[str]) -> np.ndarray | None:
             texts, matrix = stored.get(candidate.key, ([], None))

