@@ -101,7 +101,8 @@ _DURATION = re.compile(
 _NUMBER = re.compile(
     r"\d|[%€$£]|(?<![\w-])(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|"
     r"twenty|thirty|deux|trois|quatre|cinq|sept|huit|neuf|dix|douze|quinze|vingt|trente|"
-    r"half|double|moitié|gratuit|free)(?![\w-])",
+    r"half|double|moitié|gratuit|free|dozen|hundreds?|thousands?|millions?|dizaines?|"
+    r"douzaines?|quinzaines?|vingtaines?|centaines?|milliers?|mille|millions?)(?![\w-])",
     re.IGNORECASE,
 )
 _MOMENT = re.compile(

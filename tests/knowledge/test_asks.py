@@ -46,6 +46,7 @@ def test_when_and_quand_as_conjunctions_do_not_ask_for_a_moment() -> None:
         (DURATION, "dans les 24 h", "24 photos"),
         (DURATION, "sous 14 jours", "14 € de frais"),
         (NUMBER, "15 %", "le taux est fixé par catégorie"),
+        (NUMBER, "Une dizaine de méthodes sont proposées", "Plusieurs méthodes sont proposées"),
         (WHEN, "Payouts are sent every Monday.", "Payouts go to your bank account."),
         (WHEN, "le virement part 3 jours après la livraison", "le virement part sur votre compte"),
         (PLACE, "Open Settings > Payments.", "You can change it."),
