@@ -7,7 +7,9 @@ should follow them too):
   answer without looking into the seller's account ("quel délai pour accepter une
   commande ?"). Tone does not matter: an all-caps, insulting question is still Level 1.
   A question *about* a critical topic in general ("what can get an account
-  suspended?") is Level 1: nothing has happened to this seller.
+  suspended?", "if someone changes our IBAN, who refunds?") is Level 1: nothing has
+  happened to this seller. A message with no request (thanks only, an emoji, a greeting,
+  a file sent as asked) is Level 1, category "other".
 - Level 2, kind "problem": something has gone wrong for this seller and staff must look
   into the back office, but it is contained: one order, one listing (even suspended or
   removed), one payout or invoice under 1 000 €, one customer dispute, one label or
@@ -23,9 +25,57 @@ should follow them too):
 - When two levels fit, the higher one wins (the brief's rule of judgement).
 - kind follows the level in this set: Level 1 is a question, Levels 2 and 3 are
   problems. The format keeps kind separate so that a staff example may say otherwise.
-- category is what the message is about: orders, payouts, catalogue, account,
-  shipping, returns, technical, other (legal threats and leaving go to "other",
-  account takeover to "account", a data leak or outage to "technical").
+- category: see "Categories" below.
+
+Categories (revised in issue 10 on the outside train part; see data/README.md):
+
+- orders: an order's life after the sale and the seller's customers: accepting,
+  cancelling, shipping (settings, carriers, labels, tracking, delivery times), delivery,
+  returns and refunds to a customer, a customer's claim, dispute or chargeback, customer
+  messages and reviews, and the metrics that measure how orders are handled (acceptance,
+  cancellation, late shipment, valid tracking, claims, response time).
+- payouts: money between the marketplace and the seller: payouts, balance, reserves and
+  holds, fees, commissions, subscriptions, the platform's invoices and penalties, the bank
+  details and payment account payouts go to.
+- account: the seller account itself: its standing (suspension, deactivation, at-risk
+  warnings, appeals, plan of action, overall score, segment, penalties), access and
+  security (login, 2FA, users, takeover), verification (KYC, identity and company
+  documents), registration, settings, holiday mode; and the seller's relationship with
+  the marketplace (a seller closing its shop, ending its contract, leaving or reviewing
+  its channels).
+- catalogue: listings and offers: creating, content, images, prices, stock, variations,
+  product categories, brand approval and restricted products, one listing removed or
+  blocked, promotions and sales campaigns on offers.
+- technical: the tools: API and keys, connectors and integrations, feeds, webhooks,
+  exports, notification emails, back-office bugs and outages, data leaks.
+- compliance: law and authorities: an authority (customs, tax, consumer protection, data
+  protection, trading standards), a lawyer, formal notice or court, a rights owner's
+  legal claim, product safety and recalls, legal obligations (VAT, EPR, invoicing
+  duties, product conformity).
+- other: none of the above: thanks, greetings, emoji, a file with no request, support
+  hours and contacts, guides, general chat.
+
+Tie-breaks, in this order:
+
+1. An authority, a lawyer, a court, a formal notice or a product recall is involved:
+   compliance, whatever else the message is about.
+2. Several issues in one message: the category of the one that sets the level (the most
+   severe); at equal level, the first one mentioned.
+3. Something done in the account that nobody on the seller's side did (takeover, bank
+   details, users, API keys, listings nobody created): account.
+4. Selling blocked or threatened for the whole account (suspended, deactivated, selling
+   privileges removed, at risk), even when money is held because of it: account. Money
+   held, reserved or paused while the seller can still sell: payouts, whatever the reason
+   (a verification, a review).
+5. A seller leaving, ending its contract or reviewing its channels: account, whatever the
+   reason (fees, payout timing).
+6. A customer's claim, dispute, chargeback or refund on an order: orders, even when money
+   is held for it. The platform's fees, invoices and penalties: payouts.
+7. A tool that fails (API or connector error, upload that fails, bug, outage): technical,
+   even when it concerns one order or one listing. Content that a working tool refuses
+   (an import report's rejected rows, a listing refused for its content): catalogue.
+8. A policy question goes to its topic ("what gets an account suspended?" is account).
+   No request at all (thanks, an emoji, a file): other.
 
 Many English messages are close translations of French ones. The multilingual
 embedding puts a message and its translation side by side, so the split keeps such
@@ -54,11 +104,19 @@ CATEGORIES = (
     "payouts",
     "catalogue",
     "account",
-    "shipping",
-    "returns",
     "technical",
+    "compliance",
     "other",
 )
+# Names that earlier versions used, and the category they became in issue 10's revision.
+# Tickets and staff re-levels stored under them are renamed by migration 0009; a staff
+# example file still written with them is read under the new name.
+CATEGORY_ALIASES = {"shipping": "orders", "returns": "orders"}
+
+
+def canonical_category(category: str) -> str:
+    """The current name of a category, old names included ("shipping" is "orders")."""
+    return CATEGORY_ALIASES.get(category, category)
 
 
 class DatasetError(ValueError):
@@ -99,7 +157,7 @@ def as_example(item: Example | tuple[str, str, int, str]) -> Example:
     if isinstance(item, Example):
         return item
     text, kind, level, category = item
-    return Example(text=text, kind=kind, level=int(level), category=category)
+    return Example(text=text, kind=kind, level=int(level), category=canonical_category(category))
 
 
 def load_examples(path: Path = MESSAGES_PATH) -> list[Example]:
@@ -117,7 +175,7 @@ def load_examples(path: Path = MESSAGES_PATH) -> list[Example]:
                         language=row.get("language", ""),
                         kind=row["kind"],
                         level=row["level"],
-                        category=row["category"],
+                        category=canonical_category(row["category"]),
                         split=row.get("split", "train"),
                         source=row.get("marketplace", ""),
                     )
