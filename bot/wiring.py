@@ -129,10 +129,21 @@ def open_answerer(settings: Settings) -> Answerer:
 
 def make_classifier(settings: Settings) -> MessageClassifier:
     """The offline classifier, or with COMPTOIR_LLM the chat model backed by it (its fallback)."""
-    from routing.classify import Classifier
+    from routing.classify import Classifier, ModelFileError
 
     # the operator's retrained model if there is one; its embedding model loads lazily
-    offline = Classifier.load(settings.classifier_path)
+    try:
+        offline = Classifier.load(settings.classifier_path)
+    except ModelFileError as exc:
+        if settings.classifier_path is None:
+            raise
+        # Retrained by an earlier version (other features or categories) or damaged: the bot
+        # still starts, on the shipped model; the staff re-levels stay in the database for
+        # the next `comptoir classifier train`.
+        logger.warning(
+            "%s; the shipped classifier is used until `comptoir classifier train` is run", exc
+        )
+        offline = Classifier.load(None)
     if not settings.llm:
         return offline
     from knowledge.providers import make_chat_model
