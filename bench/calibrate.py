@@ -134,8 +134,8 @@ def fit_features(
     weights, bias = np.round(weights, DIGITS), round(bias, DIGITS)
     z = ((x - means) / scales) @ weights + bias
     conf = 1 / (1 + np.exp(-z))
-    names = np.array(parts if parts is not None else [""] * len(found))
-    masks = [names == name for name in sorted(set(names))]
+    part_of = np.array(parts if parts is not None else [""] * len(found))
+    masks = [part_of == part for part in sorted(set(part_of))]
     return Calibration(
         weights=tuple(float(v) for v in weights),
         bias=float(bias),

@@ -97,7 +97,7 @@ def unit_fit(retrieval: Retrieval, units: UnitVectors) -> float:
     """How close the question is to the closest single sentence that holds the kind of fact
     it asks for (a duration for "how long?", a figure for "what fee?"), among the passages
     the quote may come from: the plain cosine, not centred, so that it compares across
-    questions. With no such sentence, the farthest sentence's; without stored sentence
+    questions (only the gap between languages is taken out). With no such sentence, the farthest sentence's; without stored sentence
     vectors, the best passage's.
 
     A page on the right topic that lacks the figure asked for ("the referral fee for
@@ -109,6 +109,12 @@ def unit_fit(retrieval: Retrieval, units: UnitVectors) -> float:
     if qvec is None:
         return fallback
     kind = asks(retrieval.query)
+    # A question is closer to any text in its own language: a sentence in another language
+    # is lifted by the gap between the language means' closeness to the question (the
+    # question's own language is the closest mean), so a French quote for an English
+    # question is not held against the answer.
+    bias = {lang: float(qvec @ c) for lang, c in retrieval.centroids.items()}
+    own = max(bias.values(), default=0.0)
     fitting: list[float] = []
     every: list[float] = []
     for sc in retrieval.chunks[:CANDIDATES]:
@@ -116,7 +122,8 @@ def unit_fit(retrieval: Retrieval, units: UnitVectors) -> float:
         if stored is None:
             continue
         texts, matrix = stored
-        for text, cos in zip(texts, matrix @ qvec, strict=True):
+        lift = own - bias.get(str(sc.chunk.meta.get("language", "")), own)
+        for text, cos in zip(texts, matrix @ qvec + lift, strict=True):
             every.append(float(cos))
             if kind not in FIGURE_KINDS or holds(kind, text):
                 fitting.append(float(cos))
