@@ -22,9 +22,10 @@ NUMBER = "number"
 DURATION = "duration"
 WHEN = "when"
 PLACE = "place"
-KINDS = (NUMBER, DURATION, WHEN, PLACE, "procedure", "yesno", "other")
-# The kinds a sentence must hold a fact of: a figure, a delay, a moment, a place.
-FACT_KINDS = (NUMBER, DURATION, WHEN, PLACE)
+PROCEDURE = "procedure"
+KINDS = (NUMBER, DURATION, WHEN, PLACE, PROCEDURE, "yesno", "other")
+# The kinds a sentence must hold a fact of: a figure, a delay, a moment, a place, a step.
+FACT_KINDS = (NUMBER, DURATION, WHEN, PLACE, PROCEDURE)
 # Of those, the ones a page on the right topic most often lacks: a precise figure or moment.
 FIGURE_KINDS = (NUMBER, DURATION, WHEN)
 
@@ -122,11 +123,21 @@ _UI_PLACE = re.compile(
     r"select|sélectionnez|go to|allez dans|rendez-vous)\b",
     re.IGNORECASE,
 )
+# A step of a procedure: a numbered item, an instruction ("Go to…", "Cliquez sur…"), or a
+# place in the interface to go to.
+_STEP = re.compile(
+    r"^\s*\d+[.)]\s|\s>\s|\b(?:go to|click|open|select|choose|enter|fill in|send|submit|"
+    r"contact|sign in|log in|upload|request|allez|cliquez|ouvrez|sélectionnez|selectionnez|"
+    r"choisissez|saisissez|renseignez|remplissez|envoyez|contactez|rendez-vous|connectez-vous|"
+    r"téléchargez|demandez|suivez|répondez)\b",
+    re.IGNORECASE,
+)
 _HOLDS = {
     NUMBER: (_NUMBER,),
     DURATION: (_DURATION,),
     WHEN: (_MOMENT, _DURATION),
     PLACE: (_UI_PLACE,),
+    PROCEDURE: (_STEP,),
 }
 
 
@@ -142,7 +153,7 @@ def asks(question: str) -> str:
     if _PLACE_QUESTION.search(folded) or _OU.search(question):
         return PLACE
     if _PROCEDURE_QUESTION.search(folded):
-        return "procedure"
+        return PROCEDURE
     if _YESNO_QUESTION.search(folded) or _YESNO_TAIL.search(folded):
         return "yesno"
     if _FIGURE_WORD.search(folded):
