@@ -1,7 +1,8 @@
 """Decide whether the guidelines answer a question, and quote them when they do.
 
-The decision is a logistic model over retrieval signals (fitted by
-`python -m bench.calibrate` on the dev split); below its threshold the bot says
+The decision is a logistic model over retrieval and sentence signals (fitted by
+`python -m bench.calibrate` on the dev parts of the sample and of the outside material);
+below its threshold the bot says
 it does not know and hands off; between the threshold and `sure` it quotes the
 closest passage and says it may not answer. The extractive answer quotes the most relevant
 sentences of the best passages verbatim, so it can never state a policy that
