@@ -94,6 +94,12 @@ def out_of_corpus(question: str, vocabulary: Collection[str]) -> float:
     return min(total, _OOC_CAP)
 
 
+def account_specific(question: str) -> bool:
+    """Whether the question is about the seller's own case (an order number, "my payout …
+    missing", "why was my …"): a person with back-office access must answer it."""
+    return _ACCOUNT_SPECIFIC.search(fold(question)) is not None
+
+
 def unit_fit(retrieval: Retrieval, units: UnitVectors) -> float:
     """How close the question is to the closest single sentence that holds the kind of fact
     it asks for (a duration for "how long?", a figure for "what fee?"), among the passages
@@ -156,7 +162,7 @@ def features(retrieval: Retrieval, units: UnitVectors | None = None) -> dict[str
     total = sum(weight.values()) or 1.0
     coverage = sum(w for t, w in weight.items() if t in doc_terms) / total
     unknown = sum(1 for t in qterms if t not in retrieval.idf) / max(len(qterms), 1)
-    account = 1.0 if _ACCOUNT_SPECIFIC.search(fold(retrieval.query)) else 0.0
+    account = 1.0 if account_specific(retrieval.query) else 0.0
     return {
         "dense_top": dense_top,
         "dense_margin": margin,

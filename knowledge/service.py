@@ -16,6 +16,7 @@ from knowledge.answer import (
     UnitDense,
     UnitVectors,
     abstention,
+    account_specific,
     confidence,
     extractive_answer,
     features,
@@ -194,7 +195,7 @@ class KnowledgeBase:
         guidelines. With no vetted answer stored this costs one count."""
         if self.vetted is None or self.vetted.count() == 0:
             return None
-        if features(retrieval)["account_specific"]:
+        if account_specific(retrieval.query):
             return None
         match = self.vetted.best(retrieval.query_vector, query)
         if match is None:
