@@ -60,8 +60,21 @@ def served(tmp_path: Path) -> Iterator[tuple[Proc, str, SlackStandin]]:
 
 
 def _worker_of(serve: Proc) -> int:
-    (worker,) = wait_for(lambda: children(serve.pid), timeout=60, what="a worker", procs=[serve])
-    assert b"worker" in Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")
+    """Serve's one child, once it runs the worker: a child just forked, or between fork and
+    exec, has no cmdline yet (or serve's), so its command line is read until it is the
+    worker's."""
+
+    def the_worker() -> int | None:
+        kids = children(serve.pid)
+        if len(kids) != 1:
+            return None
+        try:
+            args = Path(f"/proc/{kids[0]}/cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            return None
+        return kids[0] if b"worker" in args else None
+
+    worker: int = wait_for(the_worker, timeout=60, what="serve's worker child", procs=[serve])
     return worker
 
 
