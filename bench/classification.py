@@ -19,6 +19,10 @@ trained on), `test` ones are only counted. The shipped model is scored as it is,
 retrained here: it learnt from the train part (its figures there are training figures), the
 test part is unseen. The category (the taxonomy revised in issue 10, routing/classify/data.py)
 is scored only where the blind second pass chose the same category (`category_blind`).
+
+"confidence calibration error" says whether the confidence means what it says: over bins of
+confidence, the size-weighted gap between the mean confidence and the share of levels right
+(0 when a message rated 0.8 is right 8 times in 10; routing.classify.evaluation).
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ def figures(report: Report, category_accuracy: float, n_category: int) -> dict[s
         "n_category": n_category,
         "model_alone_accuracy": round(report.model_accuracy, 4),
         "model_alone_level3_recall": round(report.model_recall[3], 4),
+        "calibration_error": round(report.calibration_error, 4),
+        "right_when_sure": round(report.right_when_sure, 4),
+        "n_sure": report.n_sure,
     }
 
 
@@ -84,6 +91,9 @@ def print_side_by_side(columns: dict[str, dict[str, float]]) -> None:
         ("  (messages scored)", "n_category", "d"),
         ("level accuracy, model alone", "model_alone_accuracy", "%"),
         ("Level 3 recall, model alone", "model_alone_level3_recall", "%"),
+        ("confidence calibration error", "calibration_error", "%"),
+        ("right when confidence >= 0.9", "right_when_sure", "%"),
+        ("  (messages at >= 0.9)", "n_sure", "d"),
     )
     print(f"{'':30}" + "".join(f"{name:>15}" for name in columns))
     for label, key, fmt in rows:

