@@ -9,6 +9,7 @@ week even when two runs race.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -19,11 +20,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from knowledge.types import Passage
+from knowledge.types import EmptyIndexError, Passage
 from routing import models
 from routing.db import add_if_new
 from routing.models import PerfEvaluation, Seller
 from routing.performance.config import MetricRule, PerfConfig
+
+logger = logging.getLogger(__name__)
 
 ACT, THANKS = "act", "thanks"
 CONCERNING = ("watch", "at_risk", "exit_review")
@@ -267,17 +270,30 @@ def _metric_to_act_on(
 
 
 class _GuidelineCache:
-    """One retrieval per (metric, language) per run, not one per seller."""
+    """One retrieval per (metric, language) per run, not one per seller. With no guideline
+    index yet (an operator who starts with performance), the nudges go without a quote, and
+    the run says so once in the log."""
 
     def __init__(self, kb: Retriever) -> None:
         self.kb = kb
         self._found: dict[tuple[str, str], Guideline | None] = {}
+        self._no_index = False
 
     def get(self, rule: MetricRule, language: str) -> Guideline | None:
         key = (rule.name, language)
+        if self._no_index:
+            return None
         if key not in self._found:
             label = rule.label.get(language) or rule.name
-            passages = self.kb.retrieve(_QUERY[language].format(label=label), k=8)
+            try:
+                passages = self.kb.retrieve(_QUERY[language].format(label=label), k=8)
+            except EmptyIndexError:
+                self._no_index = True
+                logger.warning(
+                    "nudges: no guideline index yet (`comptoir kb ingest FOLDER`); "
+                    "nudges go without a guideline quote"
+                )
+                return None
             self._found[key] = pick_guideline(passages, rule=rule, language=language)
         return self._found[key]
 

@@ -178,6 +178,29 @@ def test_decline_alone_flags_a_healthy_seller(session_factory: sessionmaker[Sess
     assert "Votre score baisse" in nudge_message(nudge)["text"]
 
 
+def test_without_a_guideline_index_nudges_go_without_a_quote_and_the_run_says_so_once(
+    session_factory: sessionmaker[Session], tmp_path, caplog
+) -> None:
+    from knowledge.embeddings import make_embeddings
+    from knowledge.service import KnowledgeBase
+
+    with transaction(session_factory) as session:
+        _cancelling(session, "lea", name="Boutique Léa", language="fr", value=1.83)
+        _cancelling(session, "tom", name="Tom's Shop", language="en", value=2.4)
+    empty = KnowledgeBase.open(
+        persist_dir=tmp_path / "never-ingested", embeddings=make_embeddings()
+    )
+    with session_factory() as session, caplog.at_level("WARNING", logger="routing.nudges"):
+        found = build_nudges(session, day=MONDAY, config=CONFIG, kb=empty)
+    assert [(n.seller_id, n.metric, n.guideline) for n in found] == [
+        ("lea", "cancellation_rate", None),
+        ("tom", "cancellation_rate", None),
+    ]
+    assert "1,83" in nudge_message(found[0])["text"]
+    warned = [r for r in caplog.records if "no guideline index" in r.getMessage()]
+    assert len(warned) == 1
+
+
 def test_opt_out_stale_and_other_weeks(session_factory: sessionmaker[Session]) -> None:
     with transaction(session_factory) as session:
         _cancelling(session, "out", name="Opted Out", language="fr", value=2.0)
@@ -314,8 +337,9 @@ def test_cli_preview_shows_what_would_be_posted_without_sending(
     with session_factory() as session:
         [item] = preview_nudges(session, kb=sample_kb, config=CONFIG, day=MONDAY, seller_id="lea")
     assert item["channel"] == "C0LEA" and "1,5 %" in item["message"]["text"]
-    # the command itself, on an empty knowledge index (no ingest in this data dir): a thank-you
-    # quotes nothing and is shown; a nudge to act on cannot quote its guideline, and says why
+    # the command itself, on an empty knowledge index (no ingest in this data dir: an
+    # operator who starts with performance): a thank-you quotes nothing anyway, and a nudge to
+    # act on is shown without its guideline quote
     env = {"COMPTOIR_DATABASE_URL": migrated_url, "COMPTOIR_DATA_DIR": str(tmp_path / "data")}
     args = ["nudges", "preview", "--date", MONDAY.isoformat()]
     result = CliRunner().invoke(app, [*args, "--seller", "star", "--json"], env=env)
@@ -324,7 +348,11 @@ def test_cli_preview_shows_what_would_be_posted_without_sending(
     assert shown["channel"] == "C0STAR" and shown["nudge"]["kind"] == "thanks"
     one = CliRunner().invoke(app, [*args, "--seller", "star"], env=env)
     assert one.exit_code == 0 and "── C0STAR (star)" in one.stdout and "Léa" not in one.stdout
-    empty = CliRunner().invoke(app, args, env=env)
-    assert empty.exit_code == 2 and "ingest" in empty.output
+    everyone = CliRunner().invoke(app, [*args, "--json"], env=env)
+    assert everyone.exit_code == 0, everyone.output
+    shown_lea = next(i for i in json.loads(everyone.stdout) if i["channel"] == "C0LEA")
+    assert shown_lea["nudge"]["metric"] == "cancellation_rate"
+    assert shown_lea["nudge"]["guideline"] is None
+    assert "1,83" in shown_lea["message"]["text"]  # the seller's own figure, still said
     with session_factory() as session:
         assert session.scalars(select(models.Nudge)).all() == []  # a preview records nothing
