@@ -61,8 +61,8 @@ def play_performance(
         with transaction(deps.session_factory) as session:
             imported = import_metrics_csv(session, path=metrics, now=datetime.now(UTC))
     with transaction(deps.session_factory) as session:
-        weeks = [last_day - timedelta(weeks=w) for w in range(11, 0, -1)]
-        evaluate.backfill_weekly(session, days=weeks, config=config)
+        # as `comptoir perf evaluate` does for an operator: the past weekly points come from
+        # the stored metrics on this first evaluation (evaluate.missing_weekly_days)
         run = evaluate.evaluate_all(session, day=last_day, config=config, weekly=True)
     demo.say(
         f"\n10. Seller performance: {imported.imported} daily rows imported; "

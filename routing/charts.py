@@ -51,6 +51,7 @@ class Chart:
     png: bytes
     labels: list[str] = field(default_factory=list)
     colors: list[str] = field(default_factory=list)
+    points: list[int] = field(default_factory=list)  # how many scores each line joins
     width: int = WIDTH_PX
     height: int = HEIGHT_PX
 
@@ -72,6 +73,7 @@ def score_trend_chart(
     ax.axhspan(TOP_BAND[0], TOP_BAND[1], color=TOP_BAND[2], zorder=0, label=words["top"])
     labels: list[str] = []
     colors: list[str] = []
+    counts: list[int] = []
     for label, points in series.items():
         if len(labels) == MAX_SERIES:
             break
@@ -84,6 +86,7 @@ def score_trend_chart(
         ax.plot(xs, ys, color=color, linewidth=2.5, marker="o", markersize=5, label=label)
         labels.append(label)
         colors.append(color)
+        counts.append(len(kept))
     if not labels:
         ax.text(0.5, 0.5, "—", transform=ax.transAxes, ha="center", va="center", fontsize=24)
     ax.set_ylim(0, 100)
@@ -96,7 +99,7 @@ def score_trend_chart(
     buf = io.BytesIO()
     # no bbox_inches="tight": it would change the pixel size with the legend's width
     fig.savefig(buf, format="png", dpi=DPI)
-    return Chart(png=buf.getvalue(), labels=labels, colors=colors)
+    return Chart(png=buf.getvalue(), labels=labels, colors=colors, points=counts)
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -22,12 +22,12 @@ if TYPE_CHECKING:
 from routing.db import add_if_new
 from routing.models import PerfEvaluation, Seller, SlaClock, Staff, Ticket
 from routing.performance.config import PerfConfig
+from routing.performance.evaluate import HISTORY_WEEKS
 from routing.sla_clocks import ACTIVE
 from routing.tickets import list_tickets
 
 SEVERITY = {"new": 0, "top": 0, "healthy": 0, "watch": 1, "at_risk": 2, "exit_review": 3}
 MOVERS = 3  # biggest rises and biggest drops shown, each
-HISTORY_WEEKS = 12
 LOOKBACK = timedelta(days=14)  # how far back "the previous daily evaluation" may be
 
 
@@ -97,7 +97,12 @@ class Digest:
         for line in data["clocks"]:
             line["deadline_at"] = _iso(line["deadline_at"])
         data["chart"] = (
-            {"labels": self.chart.labels, "width": self.chart.width, "height": self.chart.height}
+            {
+                "labels": self.chart.labels,
+                "points": self.chart.points,
+                "width": self.chart.width,
+                "height": self.chart.height,
+            }
             if self.chart
             else None
         )

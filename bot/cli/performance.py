@@ -167,6 +167,11 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"{run.day} ({' + '.join(run.kinds)}): {run.sellers} sellers in {run.seconds:.2f} s"
         )
+        if run.backfilled:
+            typer.echo(
+                f"  history: {len(run.backfilled)} past weekly point(s) evaluated from the "
+                f"stored metrics ({run.backfilled[0]} to {run.backfilled[-1]})"
+            )
         typer.echo("  " + ", ".join(f"{k} {v}" for k, v in run.segments.items()))
         typer.echo(f"  {len(run.changed)} changed segment, {len(run.decliners)} declining")
         for c in run.changed[:20]:

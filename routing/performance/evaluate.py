@@ -87,11 +87,14 @@ class EvaluationRun:
     decliners: list[str]
     seconds: float = 0.0
     evaluations: list[Evaluation] = field(default_factory=list, repr=False)
+    # past weekly points this run evaluated from stored metrics (see missing_weekly_days)
+    backfilled: list[date] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "day": self.day.isoformat(),
             "kinds": self.kinds,
+            "backfilled": [d.isoformat() for d in self.backfilled],
             "sellers": self.sellers,
             "segments": self.segments,
             "changed": self.changed,
@@ -102,6 +105,39 @@ class EvaluationRun:
 
 def is_weekly_day(day: date, config: PerfConfig) -> bool:
     return day.weekday() == config.weekly_weekday
+
+
+# How far back the weekly history goes: what the digest's chart draws, and at least what the
+# trend, the exit review and the projection read (PerfConfig.weeks_needed).
+HISTORY_WEEKS = 12
+
+
+def missing_weekly_days(session: Session, *, day: date, config: PerfConfig) -> list[date]:
+    """The weekly points of the last HISTORY_WEEKS weeks before `day` that have metrics
+    stored but no weekly evaluation: on an operator's first `perf evaluate` after importing
+    months of metrics, all of them, so that trends and charts have their history at once
+    (only the nightly job's own weekly runs would otherwise build it, a week at a time)."""
+    from routing.models import MetricsDaily
+
+    first = session.scalar(select(func.min(MetricsDaily.day)))
+    if first is None:
+        return []
+    if isinstance(first, str):  # SQLite through an aggregate keeps the stored text
+        first = date.fromisoformat(first)
+    weeks = max(HISTORY_WEEKS, config.weeks_needed)
+    last = day - timedelta(days=(day.weekday() - config.weekly_weekday) % 7 or 7)
+    wanted = [last - timedelta(weeks=w) for w in range(weeks)]
+    wanted = [d for d in wanted if d >= first and d > day - timedelta(weeks=weeks)]
+    if not wanted:
+        return []
+    have = set(
+        session.scalars(
+            select(PerfEvaluation.day)
+            .where(PerfEvaluation.kind == "weekly", PerfEvaluation.day.in_(wanted))
+            .distinct()
+        )
+    )
+    return sorted(d for d in wanted if d not in have)
 
 
 def compute(
@@ -247,6 +283,9 @@ def evaluate_all(
     """Evaluate every seller for `day` and store it: a "daily" row always, a "weekly" row too
     on the configured weekday (or when `weekly` says so). Running a day again replaces it."""
     started = time.perf_counter()
+    backfilled = missing_weekly_days(session, day=day, config=config)
+    if backfilled:
+        backfill_weekly(session, days=backfilled, config=config, now=now)
     weekly = is_weekly_day(day, config) if weekly is None else weekly
     evaluations = compute(session, days=[day], config=config)[day]
     previous = _previous_segments(session, day=day)
@@ -260,6 +299,7 @@ def evaluate_all(
         )
     )
     run = _summarise(day, kinds, evaluations, previous)
+    run.backfilled = backfilled
     run.seconds = time.perf_counter() - started
     return run
 

@@ -63,6 +63,32 @@ def test_sample_import_evaluate_show(run, tmp_path: Path) -> None:  # type: igno
     evaluation = json.loads(run("perf", "evaluate", "--json").stdout)  # last day with metrics
     assert evaluation["day"] == "2026-11-23" and evaluation["kinds"] == ["daily", "weekly"]
     assert sum(evaluation["segments"].values()) == 40
+    # the weekly points before it come from the 60 imported days on this first evaluation
+    assert evaluation["backfilled"] == [f"2026-{d}" for d in (
+        "09-28", "10-05", "10-12", "10-19", "10-26", "11-02", "11-09", "11-16")]  # fmt: skip
+
+    # so the account manager's digest draws each flagged seller's weekly scores at once
+    # (before, only the demo's own backfill gave the chart anything to draw)
+    import csv
+
+    with (out / "sellers.csv").open(encoding="utf-8") as fh:
+        managers = sorted({r["account_manager_id"] for r in csv.DictReader(fh)} - {""})
+    drawn = []
+    for am in managers:
+        chart = tmp_path / f"{am}.png"
+        preview = json.loads(
+            run("digests", "preview", "--am", am, "--date", "2026-11-24", "--json",
+                "--chart", str(chart)).stdout
+        )  # fmt: skip
+        if preview["digest"]["chart"] is not None:
+            history = preview["digest"]["chart"]
+            assert history["labels"] and chart.stat().st_size > 0
+            # a line per flagged seller through its weekly scores (up to nine: a seller scores
+            # once it has enough orders), not a lone dot
+            assert len(history["points"]) == len(history["labels"])
+            assert min(history["points"]) >= 2
+            drawn.extend(history["points"])
+    assert drawn and max(drawn) == 9, "no digest drew a seller's nine weekly scores"
 
     shown = json.loads(run("perf", "show", "S00001", "--json").stdout)
     assert shown["seller_id"] == "S00001" and shown["day"] == "2026-11-23"

@@ -152,22 +152,56 @@ def test_weekly_history_changes_and_movers(session_factory: sessionmaker[Session
         put_history(s, "b", days=90, day_row=lambda age: good_day())
     mondays = [DAY - timedelta(weeks=w) for w in range(3, -1, -1)]
     with transaction(session_factory) as s:
-        for d in mondays[:-1]:
-            evaluate.evaluate_all(s, day=d, config=CFG, now=NOW)
+        runs = [evaluate.evaluate_all(s, day=d, config=CFG, now=NOW) for d in mondays[:-1]]
         tuesday = evaluate.evaluate_all(s, day=DAY - timedelta(days=6), config=CFG, now=NOW)
         run = evaluate.evaluate_all(s, day=DAY, config=CFG, now=NOW)
         evaluate.evaluate_all(s, day=DAY, config=CFG, now=NOW)  # a re-run replaces its rows
     assert tuesday.kinds == ["daily"] and run.kinds == ["daily", "weekly"]
+    # the first evaluation gave the weekly points before it from the 90 days of stored metrics
+    first_day = DAY - timedelta(days=89)
+    past = runs[0].backfilled
+    assert past == [d for d in (mondays[0] - timedelta(weeks=w) for w in range(12, 0, -1))
+                    if d >= first_day]  # fmt: skip
+    assert len(past) == 9 and not any(r.backfilled for r in [*runs[1:], tuesday, run])
     with session_factory() as s:
-        weekly = evaluate.history(s, seller_id="a")
-        assert [e.day for e in weekly] == mondays
-        assert s.scalar(select(func.count()).select_from(PerfEvaluation)) == 2 * (4 * 2 + 1)
+        weekly = evaluate.history(s, seller_id="a", limit=20)
+        assert [e.day for e in weekly] == past + mondays
+        assert s.scalar(select(func.count()).select_from(PerfEvaluation)) == 2 * (
+            4 * 2 + 1 + len(past)
+        )
         latest = evaluate.latest(s, seller_id="a")
         assert latest is not None and latest.day == DAY
         movers = evaluate.movers(s, seller_ids=["a", "b"], day=DAY)
     assert movers[0][0] == "a" and movers[0][1] < 0
     assert ("b", 0.0) in movers
     assert {"seller_id": "a", "from": "top", "to": weekly[-1].segment} in run.changed
+
+
+def test_the_first_evaluation_gives_the_weekly_history_charts_and_trends_need(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The operator's path (`metrics import` then `perf evaluate` once): the weekly points
+    of the last 12 weeks exist at once, the same as the nightly runs would have stored."""
+    with transaction(session_factory) as s:
+        add_seller(s, "a")
+        put_history(s, "a", days=120, day_row=lambda age: good_day(late_shipments=age % 4))
+    with transaction(session_factory) as s:
+        run = evaluate.evaluate_all(s, day=DAY, config=CFG, now=NOW)
+        again = evaluate.evaluate_all(s, day=DAY + timedelta(days=1), config=CFG, now=NOW)
+    past = [DAY - timedelta(weeks=w) for w in range(11, 0, -1)]  # DAY is the weekly day
+    assert run.backfilled == past and again.backfilled == []
+    assert run.to_json()["backfilled"] == [d.isoformat() for d in past]
+    with transaction(session_factory) as s:
+        one_by_one = {d: evaluate.compute(s, days=[d], config=CFG)[d][0] for d in past}
+    with session_factory() as s:
+        assert [e.day for e in evaluate.history(s, seller_id="a", limit=20)] == [*past, DAY]
+        for d in past:
+            stored = evaluate.get(s, seller_id="a", day=d, kind="weekly")
+            assert stored is not None
+            assert stored.to_json() == {**one_by_one[d].to_json(), "kind": "weekly"}
+    # every weekly point of the window is stored now: nothing left to fill
+    with transaction(session_factory) as s:
+        assert evaluate.missing_weekly_days(s, day=DAY, config=CFG) == []
 
 
 def test_backfill_matches_day_by_day(session_factory: sessionmaker[Session]) -> None:
