@@ -35,12 +35,27 @@ PALETTE = (
     "#e377c2",
     "#17becf",
 )
-RISK_BAND = (0.0, 60.0, "#f8d7da")  # shaded red under 60: scores a seller cannot stay at
-TOP_BAND = (85.0, 100.0, "#d4edda")  # shaded green from 85: the top segment's floor
+# The segments are not score ranges, except `top` (a score of at least top_min_score and no
+# alert): a seller is at risk when a metric crosses its limit, whatever its score. So the only
+# band is the top one, and a week the seller was at risk (or in exit review) is a red ring on
+# its point.
+TOP_COLOR = "#d4edda"  # shaded green from the top segment's floor
+AT_RISK_COLOR = "#c62828"
+AT_RISK_SEGMENTS = frozenset({"at_risk", "exit_review"})
 
 _WORDS = {
-    "fr": {"score": "Score (0–100)", "risk": "zone d'alerte (< 60)", "top": "top (≥ 85)"},
-    "en": {"score": "Score (0–100)", "risk": "alert zone (< 60)", "top": "top (≥ 85)"},
+    "fr": {
+        "score": "Score (0–100)",
+        "top": "top (≥ {top:g}, sans alerte)",
+        "risk": "semaine à risque",
+        "week": "semaine",
+    },
+    "en": {
+        "score": "Score (0–100)",
+        "top": "top (≥ {top:g}, no alert)",
+        "risk": "week at risk",
+        "week": "week",
+    },
 }
 
 
@@ -52,41 +67,66 @@ class Chart:
     labels: list[str] = field(default_factory=list)
     colors: list[str] = field(default_factory=list)
     points: list[int] = field(default_factory=list)  # how many scores each line joins
+    legend: list[str] = field(default_factory=list)  # every entry of the legend, in order
     width: int = WIDTH_PX
     height: int = HEIGHT_PX
 
 
+Point = tuple[date, float | None] | tuple[date, float | None, str | None]
+
+
 def score_trend_chart(
-    series: Mapping[str, Sequence[tuple[date, float | None]]],
+    series: Mapping[str, Sequence[Point]],
     *,
     title: str,
     language: str = "en",
+    top_min_score: float = 85.0,
 ) -> Chart:
     """One labelled line per seller (the first MAX_SERIES, in the order given: put the most
-    urgent first), over shaded risk and top bands. A seller with no score yet is left out;
-    an empty `series` still gives a chart, saying so, rather than no picture."""
+    urgent first), over the top segment's band; a point may carry its week's segment, and a
+    week at risk or in exit review is ringed in red. Every word is in `language`. A seller with
+    no score yet is left out; an empty `series` still gives a chart, saying so, rather than no
+    picture."""
     words = _WORDS["fr" if language == "fr" else "en"]
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    ax.axhspan(RISK_BAND[0], RISK_BAND[1], color=RISK_BAND[2], zorder=0, label=words["risk"])
-    ax.axhspan(TOP_BAND[0], TOP_BAND[1], color=TOP_BAND[2], zorder=0, label=words["top"])
+    ax.axhspan(
+        top_min_score,
+        100.0,
+        color=TOP_COLOR,
+        zorder=0,
+        label=words["top"].format(top=top_min_score),
+    )
+    risky_x: list[Any] = []
+    risky_y: list[float] = []
     labels: list[str] = []
     colors: list[str] = []
     counts: list[int] = []
     for label, points in series.items():
         if len(labels) == MAX_SERIES:
             break
-        kept = sorted((d, s) for d, s in points if s is not None)
+        kept = sorted(
+            (p[0], p[1], p[2] if len(p) > 2 else None) for p in points if p[1] is not None
+        )
         if not kept:
             continue
         color = PALETTE[len(labels)]
-        xs: list[Any] = [d for d, _ in kept]  # matplotlib's stubs ignore its date support
-        ys = [s for _, s in kept]
+        xs: list[Any] = [d for d, _, _ in kept]  # matplotlib's stubs ignore its date support
+        ys = [float(s) for _, s, _ in kept if s is not None]
+        for d, s, segment in kept:
+            if segment in AT_RISK_SEGMENTS and s is not None:
+                risky_x.append(d)
+                risky_y.append(float(s))
         ax.plot(xs, ys, color=color, linewidth=2.5, marker="o", markersize=5, label=label)
         labels.append(label)
         colors.append(color)
         counts.append(len(kept))
+    if risky_x:
+        ax.scatter(
+            risky_x, risky_y, s=160, facecolors="none", edgecolors=AT_RISK_COLOR, linewidths=2,
+            zorder=3, label=words["risk"],
+        )  # fmt: skip
     if not labels:
         ax.text(0.5, 0.5, "—", transform=ax.transAxes, ha="center", va="center", fontsize=24)
     ax.set_ylim(0, 100)
@@ -94,12 +134,18 @@ def score_trend_chart(
     ax.set_title(title, fontsize=13)
     ax.grid(True, axis="y", color="#dddddd", linewidth=0.8, zorder=1)
     fig.autofmt_xdate()
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)
+    legend = ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)
     fig.subplots_adjust(left=0.07, right=0.76, top=0.9, bottom=0.16)
     buf = io.BytesIO()
     # no bbox_inches="tight": it would change the pixel size with the legend's width
     fig.savefig(buf, format="png", dpi=DPI)
-    return Chart(png=buf.getvalue(), labels=labels, colors=colors, points=counts)
+    return Chart(
+        png=buf.getvalue(),
+        labels=labels,
+        colors=colors,
+        points=counts,
+        legend=[t.get_text() for t in legend.get_texts()],
+    )
 
 
 def png_size(data: bytes) -> tuple[int, int]:

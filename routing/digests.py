@@ -188,11 +188,14 @@ def build_digest(
     if not attention:
         return digest
     history = _weekly_history(session, attention, day=day)
-    series = {sellers[sid].name: [(d, s) for d, s in history.get(sid, [])] for sid in attention}
+    series = {sellers[sid].name: list(history.get(sid, [])) for sid in attention}
     from routing.charts import score_trend_chart  # matplotlib: only when a chart is drawn
 
     chart = score_trend_chart(
-        series, title=chart_title or f"Scores — {am_name} — {day.isoformat()}", language=language
+        series,
+        title=chart_title or f"Scores — {am_name} — {day.isoformat()}",
+        language=language,
+        top_min_score=config.top_min_score,
     )
     return Digest(**{**digest.__dict__, "chart": chart})
 
@@ -263,9 +266,9 @@ def _needs_attention(latest: dict[str, PerfEvaluation], config: PerfConfig) -> l
 
 def _weekly_history(
     session: Session, ids: Sequence[str], *, day: date
-) -> dict[str, list[tuple[date, float | None]]]:
+) -> dict[str, list[tuple[date, float | None, str | None]]]:
     since = day - timedelta(weeks=HISTORY_WEEKS)
-    out: dict[str, list[tuple[date, float | None]]] = {}
+    out: dict[str, list[tuple[date, float | None, str | None]]] = {}
     for ev in session.scalars(
         select(PerfEvaluation)
         .where(
@@ -276,7 +279,7 @@ def _weekly_history(
         )
         .order_by(PerfEvaluation.day)
     ):
-        out.setdefault(ev.seller_id, []).append((ev.day, ev.score))
+        out.setdefault(ev.seller_id, []).append((ev.day, ev.score, ev.segment))
     return out
 
 

@@ -156,8 +156,30 @@ def test_chart_is_a_png_of_fixed_size_with_one_line_per_seller(tmp_path) -> None
     drawn = {c: _line_pixels(image, c) for c in chart.colors}
     assert len(set(chart.colors)) == MAX_SERIES
     assert all(n > 150 for n in drawn.values()), drawn  # every line is really drawn
-    # the shaded risk band is there too
-    assert _line_pixels(image, "#f8d7da") > 10_000
+    # the shaded top band is there too
+    assert _line_pixels(image, "#d4edda") > 10_000
+
+
+def test_chart_bands_are_the_segments_and_every_word_is_in_one_language() -> None:
+    weeks = [date(2026, 11, 30) - timedelta(weeks=w) for w in range(3, -1, -1)]
+    series = {
+        "Atelier Chute": [
+            (weeks[0], 80.0, "healthy"),
+            (weeks[1], 71.0, "watch"),
+            (weeks[2], 66.0, "at_risk"),
+            (weeks[3], 62.0, "exit_review"),
+        ],
+        "Top Shop": [(d, 91.0, "top") for d in weeks],
+    }
+    fr = score_trend_chart(series, title="Scores — Alice", language="fr", top_min_score=88)
+    assert fr.legend == ["top (≥ 88, sans alerte)", "Atelier Chute", "Top Shop", "semaine à risque"]
+    en = score_trend_chart(series, title="Scores — Alice", language="en")
+    assert en.legend == ["top (≥ 85, no alert)", "Atelier Chute", "Top Shop", "week at risk"]
+    assert en.points == [4, 4]
+    # no week at risk: no red ring in the legend, and never a score band that no segment uses
+    calm = score_trend_chart({"Top Shop": series["Top Shop"]}, title="t", language="en")
+    assert calm.legend == ["top (≥ 85, no alert)", "Top Shop"]
+    assert not any("60" in text for text in fr.legend + en.legend)
 
 
 def test_chart_with_nothing_to_draw_and_bad_png() -> None:
