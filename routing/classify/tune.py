@@ -9,13 +9,13 @@ never looked at here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from routing.classify.data import Example, near_duplicate_groups, training_examples
 from routing.classify.features import dense_part, featurize
-from routing.classify.model import fit_features, shipped_embedder
+from routing.classify.model import Classifier, fit_features, shipped_embedder
 
 L2_GRID = (0.01, 0.03, 0.1)
 DOUBT_GRID = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -25,6 +25,8 @@ CONCEPT_WEIGHT_GRID = (0.0, 0.3, 0.5)  # 0: the model without the latent concept
 # at most 5 % of Level 1 questions rated Level 3 (each pages an account manager for nothing)
 LEVEL3_RECALL_GOAL = 0.97
 LEVEL1_AS_3_LIMIT = 0.05
+
+Setting = tuple[float, float, float, float]  # l2, doubt, topic weight, concept weight
 
 
 def folds_of(
@@ -66,23 +68,13 @@ def cross_validate(
 ) -> dict[float, dict[str, float]]:
     """Out-of-fold accuracy and Level 3 recall for each doubt, with and without rules, and
     the category accuracy (the model's category after the category rules)."""
-    fold = np.array(folds_of(examples, groups, k))
     truth = np.array([e.level for e in examples])
     finals: dict[float, np.ndarray] = {d: np.zeros(len(examples), dtype=int) for d in doubts}
     alone: dict[float, np.ndarray] = {d: np.zeros(len(examples), dtype=int) for d in doubts}
     categories = np.array([""] * len(examples), dtype=object)
     truth_categories = np.array([e.category for e in examples], dtype=object)
-    for f in range(k):
-        tr = np.flatnonzero(fold != f)
-        te = np.flatnonzero(fold == f)
-        model = fit_features(
-            x[tr],
-            [examples[int(i)] for i in tr],
-            [1.0] * len(tr),
-            l2=l2,
-            topic_weight=topic_weight,
-            concept_weight=concept_weight,
-        )
+    setting = (l2, doubts[0], topic_weight, concept_weight)
+    for model, te in out_of_fold(examples, x, groups, setting, k):
         for d in doubts:
             model.doubt = d
             for i, p in zip(te, model.predict_features(x[te]), strict=True):
@@ -105,6 +97,31 @@ def cross_validate(
     return out
 
 
+def out_of_fold(
+    examples: Sequence[Example],
+    x: np.ndarray,
+    groups: Sequence[int],
+    setting: Setting,
+    k: int = 5,
+) -> Iterator[tuple[Classifier, np.ndarray]]:
+    """For each of `k` folds (groups kept whole), the model fitted with `setting` on the other
+    folds, and the indices of the fold's examples."""
+    l2, doubt, topic_weight, concept_weight = setting
+    fold = np.array(folds_of(examples, groups, k))
+    for f in range(k):
+        tr = np.flatnonzero(fold != f)
+        model = fit_features(
+            x[tr],
+            [examples[int(i)] for i in tr],
+            [1.0] * len(tr),
+            l2=l2,
+            doubt=doubt,
+            topic_weight=topic_weight,
+            concept_weight=concept_weight,
+        )
+        yield model, np.flatnonzero(fold == f)
+
+
 def confidence_map(
     examples: Sequence[Example],
     x: np.ndarray,
@@ -118,22 +135,9 @@ def confidence_map(
     rule's."""
     from routing.classify.model import NO_REQUEST_REASON
 
-    l2, doubt, topic_weight, concept_weight = setting
-    fold = np.array(folds_of(examples, groups, k))
     logits: list[float] = []
     right: list[float] = []
-    for f in range(k):
-        tr = np.flatnonzero(fold != f)
-        te = np.flatnonzero(fold == f)
-        model = fit_features(
-            x[tr],
-            [examples[int(i)] for i in tr],
-            [1.0] * len(tr),
-            l2=l2,
-            doubt=doubt,
-            topic_weight=topic_weight,
-            concept_weight=concept_weight,
-        )
+    for model, te in out_of_fold(examples, x, groups, setting, k):
         for i, pred in zip(te, model.predict_features(x[te]), strict=True):
             decided = model.decide(examples[int(i)].text, pred)
             if decided.level > pred.level or NO_REQUEST_REASON in decided.reasons:
@@ -170,9 +174,6 @@ def source_groups(examples: Sequence[Example], vectors: np.ndarray) -> list[int]
         base + sources.index(e.source) if e.source else g
         for e, g in zip(examples, groups, strict=True)
     ]
-
-
-Setting = tuple[float, float, float, float]  # l2, doubt, topic weight, concept weight
 
 
 def choose(results: dict[Setting, dict[str, float]]) -> Setting:
