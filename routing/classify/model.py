@@ -405,32 +405,34 @@ def fit_features(
     """Fit both heads on already computed features (cross-validation reuses them)."""
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
+    # The fit reads the columns that vary in training and, of the latent concepts, those that
+    # fire in MIN_CONCEPT_MESSAGES training messages or more: most never fire, and one seen
+    # in a message or two would be learnt by heart (about 2,000 columns of the 16,384). The
+    # others get weight 0; only the columns read are standardised.
+    keep = scale >= 1e-6
+    keep[CONCEPT_COLUMNS] &= (x[:, CONCEPT_COLUMNS] != 0).sum(axis=0) >= MIN_CONCEPT_MESSAGES
     scale[scale < 1e-6] = 1.0
-    z = (x - mean) / scale
+    read = np.flatnonzero(keep)
+    z = (x[:, read] - mean[read]) / scale[read]
     sw = np.asarray(weights, dtype=np.float64)
     # The level head reads how bad things are, not what they are about: it does not see the
     # topic cues. The category head sees them weighted (see DEFAULT_TOPIC_WEIGHT); the
     # weight is folded into its weights, so predicting needs no more than mean and scale.
     topic = list(TOPIC_COLUMNS)
-    level_mult = np.ones(z.shape[1])
+    level_mult = np.ones(x.shape[1])
     level_mult[topic] = LEVEL_TOPIC_WEIGHT
     level_mult[CONCEPT_COLUMNS] = concept_weight
-    category_mult = np.ones(z.shape[1])
+    category_mult = np.ones(x.shape[1])
     category_mult[topic] = topic_weight
     category_mult[CONCEPT_COLUMNS] = concept_weight
-    # The fit reads the columns that vary in training and, of the latent concepts, those that
-    # fire in MIN_CONCEPT_MESSAGES training messages or more: most never fire, and one seen
-    # in a message or two would be learnt by heart (about 2,000 columns of the 16,384).
-    keep = z.std(axis=0) > 0
-    keep[CONCEPT_COLUMNS] &= (x[:, CONCEPT_COLUMNS] != 0).sum(axis=0) >= MIN_CONCEPT_MESSAGES
     level_classes = sorted({f"{e.kind}:{e.level}" for e in examples}, key=lambda c: (c[-1], c))
     y = np.array([level_classes.index(f"{e.kind}:{e.level}") for e in examples])
-    lw, lb = _fit_head(z, y, len(level_classes), level_mult, keep, l2=l2, sample_weight=sw)
+    lw, lb = _fit_head(z, read, y, len(level_classes), level_mult, l2=l2, sample_weight=sw)
     from routing.classify.data import CATEGORIES
 
     categories = [c for c in CATEGORIES if any(e.category == c for e in examples)]
     yc = np.array([categories.index(e.category) for e in examples])
-    cw, cb = _fit_head(z, yc, len(categories), category_mult, keep, l2=l2, sample_weight=sw)
+    cw, cb = _fit_head(z, read, yc, len(categories), category_mult, l2=l2, sample_weight=sw)
     return Classifier(
         mean=mean,
         scale=scale,
@@ -451,20 +453,21 @@ def fit_features(
 
 def _fit_head(
     z: np.ndarray,
+    read: np.ndarray,
     y: np.ndarray,
     n_classes: int,
     mult: np.ndarray,
-    keep: np.ndarray,
     *,
     l2: float,
     sample_weight: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One softmax head on the standardised features, each column counting `mult` times;
-    the columns in `keep` only (the others get weight 0). The multipliers are folded into the
-    weights returned."""
-    used = np.flatnonzero((mult != 0) & keep)
-    w, b = softmax.fit(z[:, used] * mult[used], y, n_classes, l2=l2, sample_weight=sample_weight)
-    weights = np.zeros((z.shape[1], n_classes))
+    """One softmax head on the standardised columns `read` of the features (`z`, in that
+    order), each counting `mult` times (a column at 0 is left out); every other column gets
+    weight 0. The multipliers are folded into the (full width) weights returned."""
+    mine = mult[read] != 0
+    used = read[mine]
+    w, b = softmax.fit(z[:, mine] * mult[used], y, n_classes, l2=l2, sample_weight=sample_weight)
+    weights = np.zeros((len(mult), n_classes))
     weights[used] = w * mult[used][:, None]
     return weights, b
 

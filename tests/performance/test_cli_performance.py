@@ -88,6 +88,8 @@ def test_sample_import_evaluate_show(run, tmp_path: Path) -> None:  # type: igno
             assert len(history["points"]) == len(history["labels"])
             assert min(history["points"]) >= 2
             drawn.extend(history["points"])
+            if max(drawn) == 9:
+                break  # one such digest says it (each preview is a process: keep it short)
     assert drawn and max(drawn) == 9, "no digest drew a seller's nine weekly scores"
 
     shown = json.loads(run("perf", "show", "S00001", "--json").stdout)
