@@ -48,13 +48,11 @@ _WORDS = {
         "score": "Score (0–100)",
         "top": "top (≥ {top:g}, sans alerte)",
         "risk": "semaine à risque",
-        "week": "semaine",
     },
     "en": {
         "score": "Score (0–100)",
         "top": "top (≥ {top:g}, no alert)",
         "risk": "week at risk",
-        "week": "week",
     },
 }
 
@@ -72,7 +70,7 @@ class Chart:
     height: int = HEIGHT_PX
 
 
-Point = tuple[date, float | None] | tuple[date, float | None, str | None]
+Point = tuple[date, float | None, str | None]  # a week's day, score and segment
 
 
 def score_trend_chart(
@@ -83,7 +81,7 @@ def score_trend_chart(
     top_min_score: float = 85.0,
 ) -> Chart:
     """One labelled line per seller (the first MAX_SERIES, in the order given: put the most
-    urgent first), over the top segment's band; a point may carry its week's segment, and a
+    urgent first), over the top segment's band; each point is a week's (day, score, segment), and a
     week at risk or in exit review is ringed in red. Every word is in `language`. A seller with
     no score yet is left out; an empty `series` still gives a chart, saying so, rather than no
     picture."""
@@ -106,21 +104,19 @@ def score_trend_chart(
     for label, points in series.items():
         if len(labels) == MAX_SERIES:
             break
-        kept = sorted(
-            (p[0], p[1], p[2] if len(p) > 2 else None) for p in points if p[1] is not None
-        )
+        kept = sorted((d, s, segment) for d, s, segment in points if s is not None)
         if not kept:
             continue
         color = PALETTE[len(labels)]
         xs: list[Any] = [d for d, _, _ in kept]  # matplotlib's stubs ignore its date support
         ys = [float(s) for _, s, _ in kept if s is not None]
-        for d, s, segment in kept:
-            if segment in AT_RISK_SEGMENTS and s is not None:
-                risky_x.append(d)
-                risky_y.append(float(s))
         ax.plot(xs, ys, color=color, linewidth=2.5, marker="o", markersize=5, label=label)
         labels.append(label)
         colors.append(color)
+        for d, y, (_, _, segment) in zip(xs, ys, kept, strict=True):
+            if segment in AT_RISK_SEGMENTS:
+                risky_x.append(d)
+                risky_y.append(y)
         counts.append(len(kept))
     if risky_x:
         ax.scatter(

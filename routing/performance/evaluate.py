@@ -117,19 +117,10 @@ def missing_weekly_days(session: Session, *, day: date, config: PerfConfig) -> l
     stored but no weekly evaluation: on an operator's first `perf evaluate` after importing
     months of metrics, all of them, so that trends and charts have their history at once
     (only the nightly job's own weekly runs would otherwise build it, a week at a time)."""
-    from routing.models import MetricsDaily
-
-    first = session.scalar(select(func.min(MetricsDaily.day)))
-    if first is None:
-        return []
-    if isinstance(first, str):  # SQLite through an aggregate keeps the stored text
-        first = date.fromisoformat(first)
     weeks = max(HISTORY_WEEKS, config.weeks_needed)
     last = day - timedelta(days=(day.weekday() - config.weekly_weekday) % 7 or 7)
-    wanted = [last - timedelta(weeks=w) for w in range(weeks)]
-    wanted = [d for d in wanted if d >= first and d > day - timedelta(weeks=weeks)]
-    if not wanted:
-        return []
+    since = day - timedelta(weeks=weeks)
+    wanted = [d for d in (last - timedelta(weeks=w) for w in range(weeks)) if d > since]
     have = set(
         session.scalars(
             select(PerfEvaluation.day)
@@ -137,7 +128,11 @@ def missing_weekly_days(session: Session, *, day: date, config: PerfConfig) -> l
             .distinct()
         )
     )
-    return sorted(d for d in wanted if d not in have)
+    missing = [d for d in wanted if d not in have]
+    first = _metrics_day(session, func.min) if missing else None  # read only when needed
+    if first is None:
+        return []
+    return sorted(d for d in missing if d >= first)
 
 
 def compute(
@@ -421,12 +416,17 @@ def movers(session: Session, *, seller_ids: Iterable[str], day: date) -> list[tu
 
 
 def latest_metrics_day(session: Session) -> date | None:
+    return _metrics_day(session, func.max)
+
+
+def _metrics_day(session: Session, aggregate: Any) -> date | None:
+    """`func.max` or `func.min` of the days with metrics stored; None when there are none."""
     from routing.models import MetricsDaily
 
-    value = session.scalar(select(func.max(MetricsDaily.day)))
+    value = session.scalar(select(aggregate(MetricsDaily.day)))
     if isinstance(value, str):  # SQLite through an aggregate keeps the stored text
         return date.fromisoformat(value)
-    return value
+    return value  # type: ignore[no-any-return]
 
 
 def show(session: Session, *, seller_id: str, config: PerfConfig, day: date | None = None) -> Any:

@@ -141,10 +141,10 @@ def _line_pixels(image: np.ndarray, color: str) -> int:
 def test_chart_is_a_png_of_fixed_size_with_one_line_per_seller(tmp_path) -> None:
     weeks = [date(2026, 9, 7) + timedelta(weeks=i) for i in range(8)]
     series = {
-        f"Seller {i}": [(d, 90 - i * 7 - w * (i % 3)) for w, d in enumerate(weeks)]
+        f"Seller {i}": [(d, 90 - i * 7 - w * (i % 3), None) for w, d in enumerate(weeks)]
         for i in range(10)
     }
-    series["No score yet"] = [(weeks[0], None)]
+    series["No score yet"] = [(weeks[0], None, None)]
     chart = score_trend_chart(series, title="Scores — Alice — 2026-11-30")
     assert chart.png[:8] == b"\x89PNG\r\n\x1a\n"
     assert png_size(chart.png) == (WIDTH_PX, HEIGHT_PX) == (1000, 500)
@@ -183,7 +183,7 @@ def test_chart_bands_are_the_segments_and_every_word_is_in_one_language() -> Non
 
 
 def test_chart_with_nothing_to_draw_and_bad_png() -> None:
-    chart = score_trend_chart({"Only nulls": [(date(2026, 11, 30), None)]}, title="t")
+    chart = score_trend_chart({"Only nulls": [(date(2026, 11, 30), None, None)]}, title="t")
     assert chart.labels == [] and png_size(chart.png) == (1000, 500)
     with pytest.raises(ValueError, match="not a PNG"):
         png_size(b"GIF89a" + b"\0" * 30)
